@@ -1,0 +1,1 @@
+//! ingestor (work in progress).

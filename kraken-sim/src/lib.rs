@@ -1,0 +1,1 @@
+//! kraken-sim (work in progress).
