@@ -2,6 +2,7 @@
 //! and its encodings, NATS subjects and control messages, configuration loading, logging and
 //! the shutdown signal.
 
+pub mod cli;
 pub mod config;
 pub mod control;
 pub mod markets;

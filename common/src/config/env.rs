@@ -39,7 +39,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("KRAKEN_MAX_RETRIES", "exchange.kraken.max_retries"),
     ("KRAKEN_POLL_INTERVAL", "exchange.kraken.poll_interval"),
     ("KRAKEN_PING_INTERVAL", "exchange.kraken.ping_interval"),
-    ("PRICE_CACHE_TTL", "exchange.kraken.price_cache_ttl"),
+    ("KRAKEN_EVENT_TRIGGER", "exchange.kraken.event_trigger"),
     ("KRAKEN_WEBSOCKET_URL", "exchange.kraken.websocket_url"),
     ("KRAKEN_WS_URL", "exchange.kraken.websocket_url"),
     ("KRAKEN_BASE_URL", "exchange.kraken.rest_url"),

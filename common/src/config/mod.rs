@@ -134,6 +134,20 @@ fn figment(defaults: impl Serialize, cli_file: Option<&Path>) -> Result<Figment,
     Ok(figment)
 }
 
+/// Command-line arguments with the seed's single-dash `-config FILE` spelled `--config FILE`,
+/// so clap can parse both.
+pub fn normalize_args(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    args.into_iter()
+        .map(|arg| match arg.to_str() {
+            Some("-config") => "--config".into(),
+            Some(s) if s.starts_with("-config=") => format!("-{s}").into(),
+            _ => arg,
+        })
+        .collect()
+}
+
 fn find(name: &str) -> Option<PathBuf> {
     SEARCH_DIRS
         .iter()

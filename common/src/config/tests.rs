@@ -382,3 +382,30 @@ fn nats_rules() {
         "nats.credentials_file"
     );
 }
+
+#[test]
+fn single_dash_config_flag_is_accepted() {
+    let args = [
+        "bin",
+        "-config",
+        "a.yaml",
+        "-config=b.yaml",
+        "--config",
+        "c.yaml",
+        "-c",
+    ]
+    .map(std::ffi::OsString::from);
+    let got = normalize_args(args);
+    assert_eq!(
+        got,
+        [
+            "bin",
+            "--config",
+            "a.yaml",
+            "--config=b.yaml",
+            "--config",
+            "c.yaml",
+            "-c"
+        ]
+    );
+}

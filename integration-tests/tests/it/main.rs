@@ -1,0 +1,3 @@
+//! End-to-end tests, compiled as one binary (one link, shared fixtures).
+
+mod fixtures;

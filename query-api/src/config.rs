@@ -1,0 +1,550 @@
+//! query-api's configuration: the sections of the shared configuration file it reads.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::config::{
+    BusinessConfig, Invalid, LoggingConfig, NatsConfig, ServerConfig, duration, string_list,
+    validate_ttl,
+};
+use common::secret::Secret;
+use serde::{Deserialize, Serialize};
+
+/// Everything query-api reads. Other sections of the file (`exchange`, `ingestor`) are ignored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// `server`: the HTTP listener.
+    pub server: ServerConfig,
+    /// `cache`: backend and TTL (the maximum age of a price served).
+    pub cache: CacheConfig,
+    /// `nats`: where prices come from and refreshes go.
+    pub nats: NatsConfig,
+    /// `rate_limit`: per-client token bucket on `/api/v1/*`.
+    pub rate_limit: RateLimitConfig,
+    /// `auth`: API keys.
+    pub auth: AuthConfig,
+    /// `cors`.
+    pub cors: CorsConfig,
+    /// `limits`: request size and time bounds.
+    pub limits: LimitsConfig,
+    /// `logging`.
+    pub logging: LoggingConfig,
+    /// `business`: the pairs served and the cache key prefix.
+    pub business: BusinessConfig,
+}
+
+/// Which cache holds the prices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheBackend {
+    /// In this process (default).
+    #[default]
+    #[serde(alias = "Memory", alias = "MEMORY")]
+    Memory,
+    /// Shared by every replica.
+    #[serde(alias = "Redis", alias = "REDIS")]
+    Redis,
+}
+
+/// `cache`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CacheConfig {
+    /// `memory` or `redis` (`CACHE_BACKEND`).
+    pub backend: CacheBackend,
+    /// Maximum age of a price served, 1s–1h (`CACHE_TTL`).
+    #[serde(with = "duration")]
+    pub ttl: Duration,
+    /// `cache.redis`, used when `backend` is `redis`.
+    pub redis: RedisConfig,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            backend: CacheBackend::Memory,
+            ttl: Duration::from_secs(30),
+            redis: RedisConfig::default(),
+        }
+    }
+}
+
+/// `cache.redis`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RedisConfig {
+    /// `host:port` (`REDIS_ADDR`).
+    pub addr: String,
+    /// ACL user name; empty uses the default user (`REDIS_USERNAME`).
+    pub username: String,
+    /// Password (`REDIS_PASSWORD`).
+    #[serde(skip_serializing)]
+    pub password: Secret,
+    /// Database number, 0–15 (`REDIS_DB`).
+    pub db: u32,
+    /// Connect with TLS, `rediss://` (`REDIS_TLS`).
+    pub tls: bool,
+    /// Bound on one Redis round trip; past it the request fails fast (`REDIS_TIMEOUT`).
+    #[serde(with = "duration")]
+    pub timeout: Duration,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig {
+            addr: "localhost:6379".into(),
+            username: String::new(),
+            password: Secret::default(),
+            db: 0,
+            tls: false,
+            timeout: Duration::from_millis(500),
+        }
+    }
+}
+
+/// `rate_limit`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RateLimitConfig {
+    /// Whether `/api/v1/*` is rate limited (`RATE_LIMIT_ENABLED`).
+    pub enabled: bool,
+    /// Bucket size: the burst a client may send, 1–10000 (`RATE_LIMIT_CAPACITY`).
+    pub capacity: u32,
+    /// Tokens added per second, 1–1000 (`RATE_LIMIT_REFILL_RATE`).
+    pub refill_rate: u32,
+    /// Proxies (IPs or CIDRs) whose `X-Forwarded-For` is believed
+    /// (`RATE_LIMIT_TRUSTED_PROXIES`); from anyone else the header is ignored.
+    #[serde(deserialize_with = "string_list")]
+    pub trusted_proxies: Vec<String>,
+    /// Most clients tracked at once; the least recently seen are forgotten first
+    /// (`RATE_LIMIT_MAX_CLIENTS`).
+    pub max_clients: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            enabled: true,
+            capacity: 100,
+            refill_rate: 10,
+            trusted_proxies: Vec::new(),
+            max_clients: 100_000,
+        }
+    }
+}
+
+/// `auth`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// Require an API key on `/api/v1/*` (`AUTH_ENABLED`).
+    pub enabled: bool,
+    /// Accepted key(s), comma separated (`AUTH_API_KEY`).
+    #[serde(skip_serializing)]
+    pub api_key: Secret,
+    /// File with one accepted key per line (`AUTH_API_KEYS_FILE`); `#` starts a comment.
+    pub api_keys_file: Option<PathBuf>,
+    /// Header carrying the key (`AUTH_HEADER_NAME`).
+    pub header_name: String,
+    /// Paths (or path prefixes ending in `/`) that never need a key (`AUTH_UNAUTH_PATHS`).
+    #[serde(deserialize_with = "string_list")]
+    pub unauth_paths: Vec<String>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            enabled: false,
+            api_key: Secret::default(),
+            api_keys_file: None,
+            header_name: "X-API-Key".into(),
+            unauth_paths: ["/health", "/ready", "/metrics", "/docs", "/openapi.json"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+impl AuthConfig {
+    /// Every accepted key: from `api_key` (comma separated) and from `api_keys_file`.
+    pub fn keys(&self) -> Result<Vec<Secret>, Invalid> {
+        let mut keys: Vec<Secret> = self
+            .api_key
+            .expose()
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(Secret::new)
+            .collect();
+        if let Some(path) = &self.api_keys_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Invalid::new("auth.api_keys_file", format!("{}: {e}", path.display()))
+            })?;
+            keys.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(Secret::new),
+            );
+        }
+        Ok(keys)
+    }
+}
+
+/// `cors`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CorsConfig {
+    /// Allowed origins; `*` allows any (`CORS_ALLOWED_ORIGINS`).
+    #[serde(deserialize_with = "string_list")]
+    pub allowed_origins: Vec<String>,
+    /// Methods announced in `Access-Control-Allow-Methods`.
+    #[serde(deserialize_with = "string_list")]
+    pub allowed_methods: Vec<String>,
+    /// Headers announced in `Access-Control-Allow-Headers`.
+    #[serde(deserialize_with = "string_list")]
+    pub allowed_headers: Vec<String>,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        CorsConfig {
+            allowed_origins: vec!["*".into()],
+            allowed_methods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
+                .map(String::from)
+                .to_vec(),
+            allowed_headers: ["Content-Type", "Authorization", "X-API-Key"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+/// `limits`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LimitsConfig {
+    /// Longest request URL (path and query) accepted; longer gets 414.
+    pub max_url_bytes: u32,
+    /// Largest total size of request headers; larger gets 431.
+    pub max_header_bytes: u32,
+    /// Most pairs in one request; more gets 400.
+    pub max_pairs: u32,
+    /// Bound on handling one request.
+    #[serde(with = "duration")]
+    pub request_timeout: Duration,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_url_bytes: 8 * 1024,
+            max_header_bytes: 16 * 1024,
+            max_pairs: 100,
+            request_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+impl Config {
+    /// Every rule, first failure only, in the seed's order where it had one.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        self.server.validate()?;
+        validate_ttl("cache.ttl", self.cache.ttl)?;
+        if self.cache.backend == CacheBackend::Redis {
+            self.validate_redis()?;
+        }
+        self.nats.validate()?;
+        self.validate_rate_limit()?;
+        self.validate_auth()?;
+        self.validate_limits()?;
+        self.logging.validate()?;
+        self.business.validate()
+    }
+
+    fn validate_redis(&self) -> Result<(), Invalid> {
+        let redis = &self.cache.redis;
+        if redis.addr.trim().is_empty() {
+            return Err(Invalid::new(
+                "cache.redis.addr",
+                "redis addr cannot be empty",
+            ));
+        }
+        let valid_addr = redis.addr.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+        });
+        if !valid_addr {
+            return Err(Invalid::new(
+                "cache.redis.addr",
+                format!(
+                    "invalid redis addr format: {}, expected host:port",
+                    redis.addr
+                ),
+            ));
+        }
+        if redis.db > 15 {
+            return Err(Invalid::new(
+                "cache.redis.db",
+                format!("invalid redis DB: {}, must be between 0-15", redis.db),
+            ));
+        }
+        if redis.timeout.is_zero() {
+            return Err(Invalid::new(
+                "cache.redis.timeout",
+                "redis timeout must be positive",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_rate_limit(&self) -> Result<(), Invalid> {
+        let rl = &self.rate_limit;
+        if rl.enabled {
+            let (c, r) = (rl.capacity, rl.refill_rate);
+            let fail = |key, msg: String| Err(Invalid::new(key, msg));
+            if c == 0 {
+                return fail(
+                    "rate_limit.capacity",
+                    format!("rate_limit capacity must be positive when enabled, got: {c}"),
+                );
+            }
+            if r == 0 {
+                return fail(
+                    "rate_limit.refill_rate",
+                    format!("rate_limit refill_rate must be positive when enabled, got: {r}"),
+                );
+            }
+            if c > 10_000 {
+                return fail(
+                    "rate_limit.capacity",
+                    format!("rate_limit capacity too high: {c}, max 10000"),
+                );
+            }
+            if r > 1000 {
+                return fail(
+                    "rate_limit.refill_rate",
+                    format!("rate_limit refill_rate too high: {r}, max 1000"),
+                );
+            }
+            if rl.max_clients == 0 {
+                return fail(
+                    "rate_limit.max_clients",
+                    "rate_limit max_clients must be positive".into(),
+                );
+            }
+        }
+        for proxy in &rl.trusted_proxies {
+            if parse_cidr(proxy).is_none() {
+                return Err(Invalid::new(
+                    "rate_limit.trusted_proxies",
+                    format!(
+                        "invalid trusted proxy: {proxy}, expected an IP address or CIDR (10.0.0.0/8)"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_auth(&self) -> Result<(), Invalid> {
+        let auth = &self.auth;
+        if auth.header_name.trim().is_empty()
+            || !auth
+                .header_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(Invalid::new(
+                "auth.header_name",
+                format!("invalid header name: {:?}", auth.header_name),
+            ));
+        }
+        // Enabling auth without a key would lock every client out (seed defect §8.18).
+        if auth.enabled && auth.keys()?.is_empty() {
+            return Err(Invalid::new(
+                "auth.api_key",
+                "auth is enabled but no API key is configured (set AUTH_API_KEY or AUTH_API_KEYS_FILE)",
+            ));
+        }
+        if auth.unauth_paths.iter().any(|p| !p.starts_with('/')) {
+            return Err(Invalid::new(
+                "auth.unauth_paths",
+                "every unauth path must start with '/'",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_limits(&self) -> Result<(), Invalid> {
+        let l = &self.limits;
+        if l.max_url_bytes < 256 {
+            return Err(Invalid::new(
+                "limits.max_url_bytes",
+                format!("max_url_bytes too small: {}, minimum 256", l.max_url_bytes),
+            ));
+        }
+        if l.max_header_bytes < 1024 {
+            return Err(Invalid::new(
+                "limits.max_header_bytes",
+                format!(
+                    "max_header_bytes too small: {}, minimum 1024",
+                    l.max_header_bytes
+                ),
+            ));
+        }
+        if l.max_pairs == 0 {
+            return Err(Invalid::new(
+                "limits.max_pairs",
+                "max_pairs must be positive",
+            ));
+        }
+        if l.request_timeout.is_zero() {
+            return Err(Invalid::new(
+                "limits.request_timeout",
+                "request_timeout must be positive",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Parses `10.0.0.1` or `10.0.0.0/8` into a network address and prefix length.
+pub fn parse_cidr(text: &str) -> Option<(IpAddr, u8)> {
+    let text = text.trim();
+    let (addr, len) = match text.split_once('/') {
+        Some((addr, len)) => (addr.parse::<IpAddr>().ok()?, len.parse::<u8>().ok()?),
+        None => {
+            let addr = text.parse::<IpAddr>().ok()?;
+            (addr, if addr.is_ipv4() { 32 } else { 128 })
+        }
+    };
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    (len <= max).then_some((addr, len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(f: impl FnOnce(&mut Config)) -> Result<(), (&'static str, String)> {
+        let mut c = Config::default();
+        f(&mut c);
+        c.validate().map_err(|e| (e.key, e.message))
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(check(|_| {}), Ok(()));
+    }
+
+    #[test]
+    fn redis_rules_apply_only_to_the_redis_backend() {
+        assert_eq!(check(|c| c.cache.redis.addr = "nocolon".into()), Ok(()));
+        let redis = |f: fn(&mut RedisConfig)| {
+            check(|c| {
+                c.cache.backend = CacheBackend::Redis;
+                f(&mut c.cache.redis);
+            })
+        };
+        assert_eq!(redis(|_| {}), Ok(()));
+        assert_eq!(
+            redis(|r| r.addr = "nocolon".into()),
+            Err((
+                "cache.redis.addr",
+                "invalid redis addr format: nocolon, expected host:port".into()
+            ))
+        );
+        assert_eq!(
+            redis(|r| r.addr = String::new()).expect_err("empty").1,
+            "redis addr cannot be empty"
+        );
+        assert_eq!(
+            redis(|r| r.db = 16),
+            Err((
+                "cache.redis.db",
+                "invalid redis DB: 16, must be between 0-15".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn rate_limit_rules() {
+        assert_eq!(
+            check(|c| c.rate_limit.capacity = 0).expect_err("0").1,
+            "rate_limit capacity must be positive when enabled, got: 0"
+        );
+        assert_eq!(
+            check(|c| c.rate_limit.refill_rate = 1001)
+                .expect_err("hi")
+                .1,
+            "rate_limit refill_rate too high: 1001, max 1000"
+        );
+        assert_eq!(
+            check(|c| c.rate_limit.capacity = 10_001).expect_err("hi").1,
+            "rate_limit capacity too high: 10001, max 10000"
+        );
+        assert_eq!(
+            check(|c| {
+                c.rate_limit.enabled = false;
+                c.rate_limit.capacity = 0;
+            }),
+            Ok(())
+        );
+        assert_eq!(
+            check(|c| c.rate_limit.trusted_proxies = vec!["10.0.0.0/8".into(), "::1".into()]),
+            Ok(())
+        );
+        assert_eq!(
+            check(|c| c.rate_limit.trusted_proxies = vec!["10.0.0.0/33".into()])
+                .expect_err("cidr")
+                .0,
+            "rate_limit.trusted_proxies"
+        );
+    }
+
+    #[test]
+    fn auth_needs_a_key_when_enabled() {
+        assert_eq!(
+            check(|c| c.auth.enabled = true).expect_err("no key").0,
+            "auth.api_key"
+        );
+        assert_eq!(
+            check(|c| {
+                c.auth.enabled = true;
+                c.auth.api_key = Secret::new("k1, k2");
+            }),
+            Ok(())
+        );
+        let mut auth = AuthConfig {
+            api_key: Secret::new("k1, k2,"),
+            ..AuthConfig::default()
+        };
+        let dir = std::env::temp_dir().join(format!("ltp-keys-{}", std::process::id()));
+        std::fs::write(&dir, "# comment\nk3\n\n  k4  \n").expect("write");
+        auth.api_keys_file = Some(dir.clone());
+        let keys: Vec<_> = auth
+            .keys()
+            .expect("keys")
+            .iter()
+            .map(|k| k.expose().to_owned())
+            .collect();
+        assert_eq!(keys, ["k1", "k2", "k3", "k4"]);
+        let _ = std::fs::remove_file(dir);
+    }
+
+    #[test]
+    fn cidrs_parse() {
+        assert_eq!(
+            parse_cidr("10.1.2.3"),
+            Some(("10.1.2.3".parse().expect("ip"), 32))
+        );
+        assert_eq!(
+            parse_cidr("fd00::/8"),
+            Some(("fd00::".parse().expect("ip"), 8))
+        );
+        assert_eq!(parse_cidr("10.0.0.0/40"), None);
+        assert_eq!(parse_cidr("example.com"), None);
+    }
+}
