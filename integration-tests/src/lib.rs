@@ -9,6 +9,10 @@ mod nats;
 mod redis;
 mod wait;
 
+pub mod ingestor;
+pub mod query_api;
+pub mod sim;
+
 pub use nats::TestNats;
 pub use redis::TestRedis;
 pub use wait::{eventually, unique_id};

@@ -1,1 +1,1 @@
-//! kraken-sim (work in progress).
+//! The Kraken simulator (in progress).

@@ -1,0 +1,1 @@
+//! Starting the real ingestor in-process for a test (owned by the ingestor work).

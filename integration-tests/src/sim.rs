@@ -1,0 +1,1 @@
+//! Starting the Kraken simulator for a test (owned by the simulator work).

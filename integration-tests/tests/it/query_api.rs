@@ -1,0 +1,1 @@
+//! query-api against real NATS and Redis (issue 4).
