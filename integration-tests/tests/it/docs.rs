@@ -9,7 +9,11 @@ fn leaf_keys(prefix: &str, value: &Value, out: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             for (k, v) in map {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 leaf_keys(&key, v, out);
             }
         }
@@ -20,7 +24,9 @@ fn leaf_keys(prefix: &str, value: &Value, out: &mut Vec<String>) {
 fn documented_keys_of(config: Value) -> Vec<String> {
     let mut keys = Vec::new();
     leaf_keys("", &config, &mut keys);
-    keys.into_iter().filter(|k| !README.contains(&format!("| `{k}` |"))).collect()
+    keys.into_iter()
+        .filter(|k| !README.contains(&format!("| `{k}` |")))
+        .collect()
 }
 
 #[test]
@@ -30,7 +36,12 @@ fn readme_documents_every_configuration_key() {
     let mut missing = documented_keys_of(query);
     missing.extend(documented_keys_of(ingest));
     // Secrets are not serialised; check them by name.
-    for secret in ["cache.redis.password", "nats.password", "nats.token", "auth.api_key"] {
+    for secret in [
+        "cache.redis.password",
+        "nats.password",
+        "nats.token",
+        "auth.api_key",
+    ] {
         if !README.contains(&format!("| `{secret}` |")) {
             missing.push(secret.to_owned());
         }
@@ -47,5 +58,8 @@ fn readme_documents_every_environment_variable() {
         .map(|(var, _)| *var)
         .filter(|var| !README.contains(&format!("`{var}`")))
         .collect();
-    assert!(missing.is_empty(), "README.md does not mention: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "README.md does not mention: {missing:?}"
+    );
 }
