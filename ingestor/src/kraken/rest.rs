@@ -1,0 +1,301 @@
+//! Kraken REST `Ticker` client: one multi-pair call per request, retries within a budget,
+//! unknown pairs isolated, throttling and outages backed off through the shared [`Limiter`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::Pair;
+use common::message::Price;
+use jiff::Timestamp;
+use tokio::time::Instant;
+
+use super::rest_body::{KrakenErrorKind, parse_ticker};
+use crate::config::KrakenConfig;
+use crate::limiter::Limiter;
+use crate::metrics::Metrics;
+
+/// A pair Kraken does not know is asked about again, alone, after this long.
+const BAD_PAIR_RETRY: Duration = Duration::from_secs(300);
+/// Backoff between attempts after transport errors and timeouts (full jitter below it).
+const RETRY_BASE: Duration = Duration::from_millis(250);
+/// Longest backoff between attempts of one call.
+const RETRY_MAX: Duration = Duration::from_secs(4);
+
+/// A price from REST, stamped with the time its request was **sent**: a slow answer never
+/// looks newer than a WebSocket update that arrived meanwhile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fetched {
+    /// The last traded price, exact.
+    pub price: Price,
+    /// When the request that returned it was sent.
+    pub sent_at: Timestamp,
+}
+
+/// Why a pair could not be fetched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// Kraken refused the pair itself (unknown pair, bad entry).
+    #[error("kraken refused the pair: {0}")]
+    Refused(String),
+    /// Kraken could not be reached, throttled us, failed, or the budget ran out.
+    #[error("kraken unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Results of one fetch, per requested pair.
+pub type Outcome = HashMap<Pair, Result<Fetched, FetchError>>;
+
+/// What one group request ended with.
+enum GroupResult {
+    Done(Vec<(Pair, Result<Fetched, FetchError>)>),
+    UnknownPair,
+    Failed(FetchError),
+}
+
+/// The REST client of one ingestor.
+pub struct RestClient {
+    http: reqwest::Client,
+    ticker_url: String,
+    request_timeout: Duration,
+    timeout: Duration,
+    max_attempts: u32,
+    limiter: Arc<Limiter>,
+    metrics: Metrics,
+    /// Pairs Kraken called unknown, and when to ask again.
+    bad_pairs: Mutex<HashMap<Pair, Instant>>,
+}
+
+impl RestClient {
+    /// A client for `config`'s REST base, sharing `limiter` with every other REST caller.
+    pub fn new(
+        config: &KrakenConfig,
+        limiter: Arc<Limiter>,
+        metrics: Metrics,
+    ) -> reqwest::Result<RestClient> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("ltp-ingestor/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.request_timeout)
+            .pool_max_idle_per_host(2)
+            .build()?;
+        Ok(RestClient {
+            http,
+            ticker_url: format!("{}/0/public/Ticker", config.rest_base()),
+            request_timeout: config.request_timeout,
+            timeout: config.timeout,
+            max_attempts: config.max_retries.max(1),
+            limiter,
+            metrics,
+            bad_pairs: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The whole-call budget (`exchange.kraken.timeout`).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Fetches `pairs`: one request for all of them (plus one per pair Kraken called unknown
+    /// and whose retry time has come). With `first_slot_taken` the caller already holds a
+    /// limiter slot for the first request. Every requested pair has an entry in the result.
+    pub async fn ticker(&self, pairs: &[Pair], first_slot_taken: bool) -> Outcome {
+        let deadline = Instant::now() + self.timeout;
+        let mut out = Outcome::new();
+        let mut groups: Vec<Vec<Pair>> = Vec::new();
+        {
+            let now = Instant::now();
+            let bad = self.bad_pairs.lock().unwrap_or_else(|e| e.into_inner());
+            let mut good = Vec::new();
+            for &pair in pairs {
+                match bad.get(&pair) {
+                    Some(&retry) if retry > now => {
+                        out.insert(
+                            pair,
+                            Err(FetchError::Refused("EQuery:Unknown asset pair".into())),
+                        );
+                    }
+                    Some(_) => groups.push(vec![pair]),
+                    None => good.push(pair),
+                }
+            }
+            // Popped first: the main request goes before retries of pairs Kraken refused.
+            if !good.is_empty() {
+                groups.push(good);
+            }
+        }
+        let mut slot_taken = first_slot_taken;
+        while let Some(group) = groups.pop() {
+            match self.group(&group, deadline, &mut slot_taken).await {
+                GroupResult::Done(results) => out.extend(results),
+                GroupResult::UnknownPair if group.len() == 1 => {
+                    tracing::warn!(pair = %group[0], "kraken does not know this pair");
+                    self.bad_pairs
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(group[0], Instant::now() + BAD_PAIR_RETRY);
+                    out.insert(
+                        group[0],
+                        Err(FetchError::Refused("EQuery:Unknown asset pair".into())),
+                    );
+                }
+                // One bad pair fails the whole request: bisect to find it, keep the rest.
+                GroupResult::UnknownPair => {
+                    let (a, b) = group.split_at(group.len() / 2);
+                    groups.push(b.to_vec());
+                    groups.push(a.to_vec());
+                }
+                GroupResult::Failed(err) => {
+                    out.extend(group.iter().map(|&p| (p, Err(err.clone()))));
+                }
+            }
+        }
+        out
+    }
+
+    /// One group of pairs: up to `max_retries` attempts within the call's deadline.
+    async fn group(&self, pairs: &[Pair], deadline: Instant, slot_taken: &mut bool) -> GroupResult {
+        let names: Vec<&str> = pairs.iter().map(|p| p.market().rest_altname).collect();
+        let url = format!("{}?pair={}", self.ticker_url, names.join(","));
+        let mut last_error = String::from("no attempt within the time budget");
+        for attempt in 1..=self.max_attempts {
+            if !std::mem::take(slot_taken)
+                && tokio::time::timeout_at(deadline, self.limiter.acquire())
+                    .await
+                    .is_err()
+            {
+                break;
+            }
+            let budget = deadline.saturating_duration_since(Instant::now());
+            if budget.is_zero() {
+                break;
+            }
+            let sent_at = Timestamp::now();
+            let started = Instant::now();
+            let answer =
+                tokio::time::timeout(self.request_timeout.min(budget), self.get(&url)).await;
+            self.metrics
+                .rest_duration
+                .observe(started.elapsed().as_secs_f64());
+            let (outcome, retry) = match answer {
+                Err(_) => {
+                    last_error = "request timed out".into();
+                    ("timeout", Retry::Soon)
+                }
+                Ok(Err(e)) => {
+                    last_error = format!("request failed: {e}");
+                    ("transport", Retry::Soon)
+                }
+                Ok(Ok((status, _))) if status == 429 || status >= 500 => {
+                    last_error = format!("HTTP {status}");
+                    ("http_error", Retry::Throttled)
+                }
+                Ok(Ok((status, _))) if status != 200 => {
+                    self.count("http_error");
+                    return GroupResult::Failed(FetchError::Unavailable(format!("HTTP {status}")));
+                }
+                Ok(Ok((_, body))) => match parse_ticker(&body, pairs) {
+                    Err(e) => {
+                        last_error = e.to_string();
+                        ("invalid", Retry::Soon)
+                    }
+                    Ok(parsed) => match parsed.error_kind() {
+                        None => {
+                            self.count("ok");
+                            self.limiter.succeeded();
+                            return GroupResult::Done(results(pairs, parsed, sent_at));
+                        }
+                        Some(KrakenErrorKind::UnknownPair) => {
+                            self.count("unknown_pair");
+                            self.limiter.succeeded();
+                            return GroupResult::UnknownPair;
+                        }
+                        Some(KrakenErrorKind::Other) => {
+                            self.count("kraken_error");
+                            return GroupResult::Failed(FetchError::Refused(
+                                parsed.errors.join(", "),
+                            ));
+                        }
+                        Some(kind) => {
+                            last_error = parsed.errors.join(", ");
+                            let outcome = if kind == KrakenErrorKind::Throttled {
+                                "throttled"
+                            } else {
+                                "unavailable"
+                            };
+                            (outcome, Retry::Throttled)
+                        }
+                    },
+                },
+            };
+            self.count(outcome);
+            tracing::debug!(attempt, error = %last_error, "kraken rest attempt failed");
+            match retry {
+                // Throttling and edge errors slow every REST caller down, not only this one.
+                Retry::Throttled => {
+                    self.limiter.throttled();
+                }
+                Retry::Soon if attempt < self.max_attempts => {
+                    let ceiling = RETRY_BASE
+                        .saturating_mul(1 << (attempt - 1).min(8))
+                        .min(RETRY_MAX);
+                    let delay = ceiling.mul_f64(rand::random::<f64>());
+                    if Instant::now() + delay >= deadline {
+                        break;
+                    }
+                    tokio::time::sleep(delay).await;
+                }
+                Retry::Soon => {}
+            }
+        }
+        tracing::warn!(pairs = ?pairs, error = %last_error, "kraken rest call failed");
+        GroupResult::Failed(FetchError::Unavailable(last_error))
+    }
+
+    async fn get(&self, url: &str) -> reqwest::Result<(u16, bytes::Bytes)> {
+        let response = self.http.get(url).send().await?;
+        let status = response.status().as_u16();
+        Ok((status, response.bytes().await?))
+    }
+
+    fn count(&self, outcome: &str) {
+        self.metrics
+            .rest_requests
+            .with_label_values(&[outcome])
+            .inc();
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Retry {
+    /// Transport trouble: retry this call after a short jittered pause.
+    Soon,
+    /// Kraken or its edge pushed back: penalise every caller through the limiter.
+    Throttled,
+}
+
+fn results(
+    pairs: &[Pair],
+    parsed: super::rest_body::TickerBody,
+    sent_at: Timestamp,
+) -> Vec<(Pair, Result<Fetched, FetchError>)> {
+    let mut out: Vec<_> = parsed
+        .prices
+        .into_iter()
+        .map(|(p, price)| (p, Ok(Fetched { price, sent_at })))
+        .collect();
+    out.extend(
+        parsed
+            .bad_entries
+            .into_iter()
+            .map(|(p, why)| (p, Err(FetchError::Refused(why)))),
+    );
+    for &p in pairs {
+        if !out.iter().any(|(q, _)| *q == p) {
+            out.push((
+                p,
+                Err(FetchError::Refused("missing from Kraken's answer".into())),
+            ));
+        }
+    }
+    out
+}

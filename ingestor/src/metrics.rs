@@ -1,0 +1,314 @@
+//! Every metric of one ingestor instance, in a registry it owns (two instances in one test
+//! process do not share counters). Per-pair counters of the hot path are resolved once, so
+//! counting a price is one atomic add, not a label lookup.
+
+use common::{Pair, Source};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+/// Per-pair handles, indexed by [`Pair::index`].
+#[derive(Clone)]
+pub struct PairMetrics {
+    /// Prices received from the socket.
+    pub received_ws: IntCounter,
+    /// Prices received from REST.
+    pub received_rest: IntCounter,
+    /// Messages published, new prices.
+    pub published_update: IntCounter,
+    /// Messages published, re-publishes of a confirmed price.
+    pub published_republish: IntCounter,
+    /// Prices not published because the current one is newer.
+    pub dropped_older: IntCounter,
+    /// 1 while the pair is served by REST polling.
+    pub fallback: IntGauge,
+    /// 1 while some source confirms the pair's price.
+    pub available: IntGauge,
+    /// Seconds since the price was last confirmed (set at scrape time).
+    pub price_age: prometheus::Gauge,
+    /// Subscription rejections by Kraken.
+    pub rejected: IntCounter,
+}
+
+/// The metrics of one instance.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pairs: Vec<Option<PairMetrics>>,
+    /// 1 while the WebSocket is open and subscribed.
+    pub ws_connected: IntGauge,
+    /// Connection attempts, by result.
+    pub ws_connects: IntCounterVec,
+    /// Connections lost or abandoned (stall), by reason.
+    pub ws_disconnects: IntCounterVec,
+    /// Frames received, by kind.
+    pub ws_frames: IntCounterVec,
+    /// Frames by kind, resolved for the hot path: ticker, heartbeat, other.
+    pub frames_ticker: IntCounter,
+    /// Heartbeat frames.
+    pub frames_heartbeat: IntCounter,
+    /// Frames that are not JSON or not the expected shape.
+    pub frames_invalid: IntCounter,
+    /// REST requests, by outcome.
+    pub rest_requests: IntCounterVec,
+    /// REST request latency.
+    pub rest_duration: Histogram,
+    /// Publish failures (NATS refused or was too slow).
+    pub publish_errors: IntCounter,
+    /// 1 while NATS is connected and accepting publishes.
+    pub nats_connected: IntGauge,
+    /// 1 when the last-value stream is in use.
+    pub jetstream: IntGauge,
+    /// Prices waiting for NATS (at most one per pair).
+    pub held_prices: IntGauge,
+    /// Refresh requests answered, by result.
+    pub refresh_requests: IntCounterVec,
+    /// Status events, by kind.
+    pub status_events: IntCounterVec,
+}
+
+impl Metrics {
+    /// Registers every metric for the configured pairs.
+    pub fn new(pairs: &[Pair]) -> prometheus::Result<Metrics> {
+        let registry = Registry::new();
+        let r = &registry;
+        let ws_frames = counter_vec(
+            r,
+            "ingestor_ws_frames_total",
+            "WebSocket frames received",
+            &["kind"],
+        )?;
+        let received = counter_vec(
+            r,
+            "ingestor_prices_received_total",
+            "Prices received from Kraken",
+            &["pair", "source"],
+        )?;
+        let published = counter_vec(
+            r,
+            "ingestor_prices_published_total",
+            "Price messages published on NATS (update: a new price; republish: a confirmation)",
+            &["pair", "kind"],
+        )?;
+        let dropped = counter_vec(
+            r,
+            "ingestor_prices_dropped_total",
+            "Prices not published because a newer one was already current",
+            &["pair", "reason"],
+        )?;
+        let fallback = gauge_vec(
+            r,
+            "ingestor_fallback_active",
+            "1 while the pair is polled over REST instead of streamed",
+            &["pair"],
+        )?;
+        let available = gauge_vec(
+            r,
+            "ingestor_pair_available",
+            "1 while a source confirms the pair's price (it is re-published)",
+            &["pair"],
+        )?;
+        let age = prometheus::GaugeVec::new(
+            Opts::new(
+                "ingestor_price_age_seconds",
+                "Seconds since the pair's price was last confirmed by a source",
+            ),
+            &["pair"],
+        )?;
+        r.register(Box::new(age.clone()))?;
+        let rejected = counter_vec(
+            r,
+            "ingestor_subscription_rejections_total",
+            "Ticker subscriptions Kraken rejected",
+            &["pair"],
+        )?;
+
+        let mut per_pair = vec![None; Pair::all().len()];
+        for &pair in pairs {
+            let p = pair.as_str();
+            per_pair[pair.index()] = Some(PairMetrics {
+                received_ws: received.with_label_values(&[p, Source::Ws.as_str()]),
+                received_rest: received.with_label_values(&[p, Source::Rest.as_str()]),
+                published_update: published.with_label_values(&[p, "update"]),
+                published_republish: published.with_label_values(&[p, "republish"]),
+                dropped_older: dropped.with_label_values(&[p, "older"]),
+                fallback: fallback.with_label_values(&[p]),
+                available: available.with_label_values(&[p]),
+                price_age: age.with_label_values(&[p]),
+                rejected: rejected.with_label_values(&[p]),
+            });
+        }
+        Ok(Metrics {
+            pairs: per_pair,
+            ws_connected: gauge(
+                r,
+                "ingestor_ws_connected",
+                "1 while the Kraken WebSocket is open",
+            )?,
+            ws_connects: counter_vec(
+                r,
+                "ingestor_ws_connect_attempts_total",
+                "WebSocket connection attempts",
+                &["result"],
+            )?,
+            ws_disconnects: counter_vec(
+                r,
+                "ingestor_ws_disconnects_total",
+                "WebSocket connections lost or abandoned",
+                &["reason"],
+            )?,
+            frames_ticker: ws_frames.with_label_values(&["ticker"]),
+            frames_heartbeat: ws_frames.with_label_values(&["heartbeat"]),
+            frames_invalid: ws_frames.with_label_values(&["invalid"]),
+            ws_frames,
+            rest_requests: counter_vec(
+                r,
+                "ingestor_rest_requests_total",
+                "Kraken REST requests, by outcome",
+                &["outcome"],
+            )?,
+            rest_duration: {
+                let h = Histogram::with_opts(
+                    HistogramOpts::new(
+                        "ingestor_rest_request_duration_seconds",
+                        "Kraken REST request latency",
+                    )
+                    .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+                )?;
+                r.register(Box::new(h.clone()))?;
+                h
+            },
+            publish_errors: counter(
+                r,
+                "ingestor_publish_errors_total",
+                "Price publishes NATS refused or did not take in time",
+            )?,
+            nats_connected: gauge(
+                r,
+                "ingestor_nats_connected",
+                "1 while NATS is connected and accepting publishes",
+            )?,
+            jetstream: gauge(
+                r,
+                "ingestor_jetstream_enabled",
+                "1 when prices are kept in the JetStream last-value stream",
+            )?,
+            held_prices: gauge(
+                r,
+                "ingestor_held_prices",
+                "Prices held while NATS is unavailable (at most one per pair)",
+            )?,
+            refresh_requests: counter_vec(
+                r,
+                "ingestor_refresh_requests_total",
+                "Refresh and snapshot requests answered",
+                &["kind", "result"],
+            )?,
+            status_events: counter_vec(
+                r,
+                "ingestor_status_events_total",
+                "Feed status events",
+                &["event"],
+            )?,
+            registry,
+        })
+    }
+
+    /// The handles of a configured pair.
+    pub fn pair(&self, pair: Pair) -> &PairMetrics {
+        // Every pair the feed handles is configured; an unknown one gets a detached set.
+        self.pairs[pair.index()]
+            .as_ref()
+            .unwrap_or_else(|| &DETACHED)
+    }
+
+    /// Prometheus text exposition.
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 * 1024);
+        // Encoding into a Vec only fails on invalid metric names, which are constants here.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        out
+    }
+}
+
+static DETACHED: std::sync::LazyLock<PairMetrics> = std::sync::LazyLock::new(|| PairMetrics {
+    received_ws: IntCounter::new("detached", "-").expect("valid"),
+    received_rest: IntCounter::new("detached", "-").expect("valid"),
+    published_update: IntCounter::new("detached", "-").expect("valid"),
+    published_republish: IntCounter::new("detached", "-").expect("valid"),
+    dropped_older: IntCounter::new("detached", "-").expect("valid"),
+    fallback: IntGauge::new("detached", "-").expect("valid"),
+    available: IntGauge::new("detached", "-").expect("valid"),
+    price_age: prometheus::Gauge::new("detached", "-").expect("valid"),
+    rejected: IntCounter::new("detached", "-").expect("valid"),
+});
+
+fn counter(r: &Registry, name: &str, help: &str) -> prometheus::Result<IntCounter> {
+    let c = IntCounter::new(name, help)?;
+    r.register(Box::new(c.clone()))?;
+    Ok(c)
+}
+
+fn gauge(r: &Registry, name: &str, help: &str) -> prometheus::Result<IntGauge> {
+    let g = IntGauge::new(name, help)?;
+    r.register(Box::new(g.clone()))?;
+    Ok(g)
+}
+
+fn counter_vec(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<IntCounterVec> {
+    let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+    r.register(Box::new(c.clone()))?;
+    Ok(c)
+}
+
+fn gauge_vec(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<IntGaugeVec> {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels)?;
+    r.register(Box::new(g.clone()))?;
+    Ok(g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_convention_and_pairs_are_labelled() {
+        let btc = Pair::parse("BTC/USD").expect("known");
+        let m = Metrics::new(&[btc]).expect("registers");
+        m.pair(btc).received_ws.inc();
+        m.rest_duration.observe(0.2);
+        m.rest_requests.with_label_values(&["ok"]).inc();
+        let text = String::from_utf8(m.render()).expect("utf8");
+        assert!(
+            text.contains(r#"ingestor_prices_received_total{pair="BTC/USD",source="ws"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains("ingestor_rest_request_duration_seconds_bucket"));
+        for line in text.lines().filter(|l| l.starts_with("# TYPE")) {
+            let mut parts = line.split_whitespace().skip(2);
+            let (name, kind) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            assert!(name.starts_with("ingestor_"), "{line}");
+            assert_eq!(name.ends_with("_total"), kind == "counter", "{line}");
+        }
+    }
+
+    #[test]
+    fn two_instances_do_not_share_counters() {
+        let btc = Pair::parse("BTC/USD").expect("known");
+        let a = Metrics::new(&[btc]).expect("a");
+        let b = Metrics::new(&[btc]).expect("b");
+        a.pair(btc).received_ws.inc();
+        assert_eq!(b.pair(btc).received_ws.get(), 0);
+    }
+}
