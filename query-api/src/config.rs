@@ -31,6 +31,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// `logging`.
     pub logging: LoggingConfig,
+    /// `access_log`: the one line logged per request.
+    pub access_log: AccessLogConfig,
     /// `business`: the pairs served and the cache key prefix.
     pub business: BusinessConfig,
 }
@@ -246,6 +248,28 @@ impl Default for LimitsConfig {
             request_timeout: Duration::from_secs(15),
         }
     }
+}
+
+/// At which level the access log is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessLogLevel {
+    /// One `info` line per request (default).
+    #[default]
+    Info,
+    /// At `debug`: shown only with `LOG_LEVEL=debug`, so busy deployments log errors only.
+    Debug,
+    /// Never.
+    Off,
+}
+
+/// `access_log`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AccessLogConfig {
+    /// `info`, `debug` or `off` (`LTP_ACCESS_LOG__LEVEL`). Lines carry method, route, status,
+    /// duration, request id and client address, under the target `query_api::access`.
+    pub level: AccessLogLevel,
 }
 
 impl Config {

@@ -1,0 +1,177 @@
+//! Starting and stopping the service: bind, connect in the background, serve, drain.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use async_nats::Client;
+use common::Subjects;
+use salvo::conn::tcp::TcpAcceptor;
+use salvo::{Server, Service};
+use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::task::TaskTracker;
+
+use crate::cache::{Cache, MemoryCache, RedisCache};
+use crate::config::{CacheBackend, Config};
+use crate::metrics::Metrics;
+use crate::refresh::Refresher;
+use crate::state::AppState;
+use crate::{consumer, middleware, routes, warmup};
+
+/// How long background tasks get to finish after the server has drained.
+const TASKS_GRACE: Duration = Duration::from_secs(2);
+
+/// A built query-api: listening, connecting, consuming; serving once [`QueryApi::run`] runs.
+pub struct QueryApi {
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    state: AppState,
+    client: Client,
+    tasks: TaskTracker,
+    token: CancellationToken,
+    /// Stops the background tasks if this value is dropped without running.
+    _stop_on_drop: DropGuard,
+}
+
+impl std::fmt::Debug for QueryApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryApi")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl QueryApi {
+    /// Binds the listener (port 0 picks a free one), connects to NATS (and Redis) in the
+    /// background, subscribes to the price subjects and starts the warm-up. Returns without
+    /// waiting for NATS or Redis: `/ready` says when they are there.
+    pub async fn build(config: Config) -> anyhow::Result<QueryApi> {
+        config
+            .validate()
+            .map_err(|invalid| anyhow::anyhow!("{invalid}"))?;
+        let subjects = Subjects::new(&config.nats.subject_prefix)?;
+        let port = u16::try_from(config.server.port).context("server.port")?;
+        let listener = tokio::net::TcpListener::bind((config.server.host.as_str(), port))
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {}:{}",
+                    config.server.host, config.server.port
+                )
+            })?;
+        let addr = listener.local_addr()?;
+        let token = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let metrics = Metrics::new();
+        let cache = match config.cache.backend {
+            CacheBackend::Memory => Cache::Memory(MemoryCache::new()),
+            CacheBackend::Redis => Cache::Redis(RedisCache::start(
+                &config.cache.redis,
+                &config.business.cache_prefix,
+                config.cache.ttl,
+                metrics.clone(),
+                &token,
+                &tasks,
+            )?),
+        };
+        let connection = common::nats::connect(&config.nats, "query-api")
+            .await
+            .context("nats connection options")?;
+        let client = connection.client;
+        let refresher = Refresher::Nats {
+            client: client.clone(),
+            subject: subjects.refresh(),
+            timeout: config.nats.request_timeout,
+        };
+        let use_jetstream = config.nats.jetstream;
+        let state = AppState::new(config, cache, refresher, metrics)?;
+        let subscribers = consumer::subscribe(&client, &subjects, &state)
+            .await
+            .context("subscribing to the price subjects")?;
+        tasks.spawn(consumer::run(
+            subscribers,
+            subjects.clone(),
+            state.clone(),
+            token.clone(),
+        ));
+        tasks.spawn(warmup::run(
+            client.clone(),
+            connection.events.subscribe(),
+            subjects,
+            use_jetstream,
+            state.clone(),
+            token.clone(),
+        ));
+        tracing::info!(%addr, backend = state.cache.backend(), pairs = state.served.pairs.len(), "query-api built");
+        Ok(QueryApi {
+            listener,
+            addr,
+            state,
+            client,
+            tasks,
+            _stop_on_drop: token.clone().drop_guard(),
+            token,
+        })
+    }
+
+    /// The address the listener is bound to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The shared state (cache, readiness, metrics), for tests and embedding.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` is cancelled, then stops accepting, lets in-flight requests
+    /// finish within `server.shutdown_timeout`, stops the background tasks and drains NATS.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let QueryApi {
+            listener,
+            addr,
+            state,
+            client,
+            tasks,
+            token,
+            _stop_on_drop,
+        } = self;
+        let grace = state.config.server.shutdown_timeout;
+        let acceptor = TcpAcceptor::try_from(listener).context("listener")?;
+        let mut server = Server::new(acceptor);
+        server
+            .http1_mut()
+            .max_buf_size(middleware::read_buffer(&state.config.limits));
+        let handle = server.handle();
+        let service = Service::new(routes::router(state.clone()));
+        tracing::info!(%addr, "serving");
+        let serve = server.try_serve(service);
+        tokio::pin!(serve);
+        tokio::select! {
+            result = &mut serve => result.context("server stopped")?,
+            () = shutdown.cancelled() => {
+                tracing::info!(grace = ?grace, "draining in-flight requests");
+                state.readiness.begin_shutdown();
+                handle.stop_graceful(Some(grace));
+                serve.await.context("server stopped while draining")?;
+            }
+        }
+        token.cancel();
+        tasks.close();
+        if tokio::time::timeout(TASKS_GRACE, tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("background tasks did not stop in time");
+        }
+        // Unsubscribe cleanly; bounded, since NATS may be the reason we are stopping.
+        let _ = tokio::time::timeout(TASKS_GRACE, client.drain()).await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Builds and runs query-api until `shutdown` is cancelled.
+pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    QueryApi::build(config).await?.run(shutdown).await
+}

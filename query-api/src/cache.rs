@@ -1,0 +1,167 @@
+//! The price cache: in this process or in Redis, chosen by `cache.backend`.
+//!
+//! Whatever the backend, the cache holds at most one price per pair, never replaces a price
+//! with an older one, and serves a price only while its age is within the TTL (the maximum age
+//! served, design §2.5): an older one is reported as expired, never served.
+
+mod entry;
+mod memory;
+mod redis;
+
+use std::sync::Arc;
+
+use common::Pair;
+
+pub use self::entry::Entry;
+pub use self::memory::MemoryCache;
+pub use self::redis::RedisCache;
+
+/// Why a pair has no price to serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Miss {
+    /// No price received yet (or it expired out of Redis).
+    NotFound,
+    /// A price is known but older than the TTL.
+    Expired,
+    /// The cache could not be asked (Redis down or too slow).
+    Unavailable,
+    /// The stored value could not be decoded.
+    Invalid,
+}
+
+impl Miss {
+    /// The reason as the seed's error messages end: `key not found`, `key expired`, …
+    pub fn reason(self) -> &'static str {
+        match self {
+            Miss::NotFound => "key not found",
+            Miss::Expired => "key expired",
+            Miss::Unavailable => "cache unavailable",
+            Miss::Invalid => "cached value unreadable",
+        }
+    }
+
+    /// Short machine-readable form, for metrics and the `reason` field.
+    pub fn label(self) -> &'static str {
+        match self {
+            Miss::NotFound => "not_found",
+            Miss::Expired => "expired",
+            Miss::Unavailable => "cache_unavailable",
+            Miss::Invalid => "invalid",
+        }
+    }
+}
+
+/// A fresh entry, or why there is none.
+pub type Lookup = Result<Arc<Entry>, Miss>;
+
+/// What happened to an entry offered by the NATS consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offer {
+    /// Stored (memory) or queued for the next Redis write.
+    Accepted,
+    /// A newer price of the pair is already held; the offer was dropped.
+    Stale,
+}
+
+/// Why a write failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Redis is known to be down: the write was not attempted.
+    #[error("redis unavailable")]
+    Unavailable,
+    /// Redis did not answer within `cache.redis.timeout`.
+    #[error("redis timed out")]
+    Timeout,
+    /// Redis answered with an error or the connection failed.
+    #[error("redis error")]
+    Redis(#[source] ::redis::RedisError),
+}
+
+/// The cache backend.
+#[derive(Debug)]
+pub enum Cache {
+    /// In this process.
+    Memory(MemoryCache),
+    /// Shared by every replica.
+    Redis(RedisCache),
+}
+
+impl Cache {
+    /// The fresh entry of each pair, in the order asked: one Redis round trip for all of them.
+    /// `ttl_ms` is the maximum age served.
+    pub async fn lookup(&self, pairs: &[Pair], now_ms: i64, ttl_ms: u64) -> Vec<Lookup> {
+        match self {
+            Cache::Memory(memory) => pairs
+                .iter()
+                .map(|&pair| fresh(memory.get(pair).ok_or(Miss::NotFound), now_ms, ttl_ms))
+                .collect(),
+            Cache::Redis(redis) => redis
+                .get_many(pairs)
+                .await
+                .into_iter()
+                .map(|found| fresh(found, now_ms, ttl_ms))
+                .collect(),
+        }
+    }
+
+    /// Offers a price from the NATS feed. Memory: stored at once. Redis: coalesced per pair
+    /// and written by a background task, so a burst or a slow Redis never backs up the feed.
+    pub fn offer(&self, entry: Arc<Entry>) -> Offer {
+        let accepted = match self {
+            Cache::Memory(memory) => memory.put(entry),
+            Cache::Redis(redis) => redis.enqueue(entry),
+        };
+        if accepted {
+            Offer::Accepted
+        } else {
+            Offer::Stale
+        }
+    }
+
+    /// Writes prices now and waits for the write (refresh answers); older prices than the
+    /// ones held are silently kept out.
+    pub async fn store(&self, entries: Vec<Arc<Entry>>) -> Result<(), Error> {
+        match self {
+            Cache::Memory(memory) => {
+                for entry in entries {
+                    memory.put(entry);
+                }
+                Ok(())
+            }
+            Cache::Redis(redis) => redis.write_now(entries).await,
+        }
+    }
+
+    /// Whether reads can currently succeed (Redis reachable).
+    pub fn is_available(&self) -> bool {
+        match self {
+            Cache::Memory(_) => true,
+            Cache::Redis(redis) => redis.is_up(),
+        }
+    }
+
+    /// The newest price of `pair` this replica knows, fresh or not (for metrics).
+    pub fn latest(&self, pair: Pair) -> Option<Arc<Entry>> {
+        match self {
+            Cache::Memory(memory) => memory.get(pair),
+            Cache::Redis(redis) => redis.latest(pair),
+        }
+    }
+
+    /// `memory` or `redis`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Cache::Memory(_) => "memory",
+            Cache::Redis(_) => "redis",
+        }
+    }
+}
+
+fn fresh(found: Lookup, now_ms: i64, ttl_ms: u64) -> Lookup {
+    let entry = found?;
+    if entry.age_ms(now_ms) > ttl_ms {
+        Err(Miss::Expired)
+    } else {
+        Ok(entry)
+    }
+}

@@ -1,0 +1,93 @@
+//! The NATS feed: one subscription per served pair's price subject; each message is decoded by
+//! its `Content-Type` and offered to the cache, which keeps it only if it is not older than the
+//! price held (so the feed can never make a price go backwards).
+
+use std::sync::Arc;
+
+use async_nats::{Client, Message, Subscriber};
+use common::Subjects;
+use common::message::decode;
+use futures::StreamExt;
+use futures::stream::select_all;
+use tokio_util::sync::CancellationToken;
+
+use crate::cache::{Entry, Offer};
+use crate::state::AppState;
+
+/// Subscribes to every served pair's subject (before returning, so nothing published after
+/// this call is missed once connected).
+pub async fn subscribe(
+    client: &Client,
+    subjects: &Subjects,
+    state: &AppState,
+) -> anyhow::Result<Vec<Subscriber>> {
+    let mut subscribers = Vec::with_capacity(state.served.pairs.len());
+    for pair in &state.served.pairs {
+        subscribers.push(client.subscribe(subjects.price(*pair).clone()).await?);
+    }
+    Ok(subscribers)
+}
+
+/// Feeds the cache until `token` is cancelled.
+pub async fn run(
+    subscribers: Vec<Subscriber>,
+    subjects: Subjects,
+    state: AppState,
+    token: CancellationToken,
+) {
+    let mut messages = select_all(subscribers);
+    loop {
+        tokio::select! {
+            () = token.cancelled() => return,
+            message = messages.next() => match message {
+                Some(message) => handle(&message, &subjects, &state),
+                None => return,
+            },
+        }
+    }
+}
+
+/// Decodes one message and offers it to the cache.
+pub fn handle(message: &Message, subjects: &Subjects, state: &AppState) {
+    let metrics = &state.metrics;
+    let Some(pair) = subjects.pair_of(&message.subject) else {
+        metrics.nats_message("invalid");
+        return;
+    };
+    let content_type = message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get("Content-Type"))
+        .map(|v| v.as_str());
+    let msg = match decode(content_type, &message.payload) {
+        Ok(msg) if msg.pair == pair => msg,
+        Ok(msg) => {
+            metrics.nats_message("invalid");
+            tracing::warn!(subject = %message.subject, pair = %msg.pair, "price message for another pair; ignored");
+            return;
+        }
+        Err(err) => {
+            metrics.nats_message("invalid");
+            tracing::warn!(subject = %message.subject, error = %err, "undecodable price message; ignored");
+            return;
+        }
+    };
+    offer(state, msg);
+}
+
+/// Offers a decoded price to the cache, with metrics.
+pub fn offer(state: &AppState, msg: common::PriceMessage) -> Offer {
+    let entry = Arc::new(Entry::new(msg));
+    let outcome = state.cache.offer(entry.clone());
+    match outcome {
+        Offer::Accepted => {
+            state.metrics.nats_message("stored");
+            let msg = entry.message();
+            state
+                .metrics
+                .set_current_price(msg.pair, msg.price.as_str());
+        }
+        Offer::Stale => state.metrics.nats_message("stale"),
+    }
+    outcome
+}

@@ -1,0 +1,122 @@
+//! `/health` (liveness), `/ready` (readiness, with a reason per dependency) and `/metrics`.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use salvo::Response;
+use salvo::http::header::CONTENT_TYPE;
+use salvo::http::{HeaderValue, ResBody, StatusCode};
+use salvo::oapi::endpoint;
+
+use crate::api::HealthBody;
+use crate::error::write_json;
+use crate::state::AppState;
+
+/// Liveness.
+#[derive(Debug, Clone)]
+pub struct Health;
+
+/// Liveness: the process answers.
+///
+/// Always 200 while the process runs; it checks no dependency (see `/ready`).
+#[endpoint(
+    tags("operations"),
+    operation_id = "health",
+    responses((status_code = 200, description = "Alive", body = HealthBody))
+)]
+impl Health {
+    async fn handle(&self, res: &mut Response) {
+        let mut services = BTreeMap::new();
+        services.insert("service".to_owned(), "running".to_owned());
+        write_body(res, StatusCode::OK, "healthy", services);
+    }
+}
+
+/// Readiness.
+#[derive(Debug, Clone)]
+pub struct Ready(pub AppState);
+
+/// Readiness: can this replica serve prices?
+///
+/// 200 when NATS is connected, the cache answers and the warm-up (last values from JetStream or
+/// an ingestor snapshot) is done; otherwise 503 with the reason per dependency. Also 503 while
+/// shutting down, so load balancers stop sending requests before the listener closes.
+#[endpoint(
+    tags("operations"),
+    operation_id = "ready",
+    responses(
+        (status_code = 200, description = "Ready", body = HealthBody),
+        (status_code = 503, description = "Not ready: `services` says why", body = HealthBody),
+    )
+)]
+impl Ready {
+    async fn handle(&self, res: &mut Response) {
+        let state = &self.0;
+        let checks = state.readiness.checks(state.cache.is_available());
+        let ready = checks.iter().all(|c| c.problem.is_none());
+        state.metrics.set_ready(ready);
+        let services = checks
+            .into_iter()
+            .map(|c| {
+                (
+                    c.name.to_owned(),
+                    c.problem.unwrap_or_else(|| "ready".to_owned()),
+                )
+            })
+            .collect();
+        if ready {
+            write_body(res, StatusCode::OK, "ready", services);
+        } else {
+            write_body(res, StatusCode::SERVICE_UNAVAILABLE, "unhealthy", services);
+        }
+    }
+}
+
+fn write_body(
+    res: &mut Response,
+    status: StatusCode,
+    word: &str,
+    services: BTreeMap<String, String>,
+) {
+    let body = HealthBody {
+        status: word.to_owned(),
+        timestamp: Timestamp::now().to_string(),
+        services,
+    };
+    let mut bytes = serde_json::to_vec(&body).unwrap_or_default();
+    bytes.push(b'\n');
+    write_json(res, status, bytes);
+}
+
+/// Prometheus metrics.
+#[derive(Debug, Clone)]
+pub struct GetMetrics(pub AppState);
+
+/// Prometheus metrics (text exposition format).
+#[endpoint(
+    tags("operations"),
+    operation_id = "metrics",
+    responses((status_code = 200, description = "Metrics", content_type = "text/plain; version=0.0.4", body = String))
+)]
+impl GetMetrics {
+    async fn handle(&self, res: &mut Response) {
+        let state = &self.0;
+        let now_ms = Timestamp::now().as_millisecond();
+        let ages: Vec<_> = state
+            .served
+            .pairs
+            .iter()
+            .map(|&p| (p, state.cache.latest(p).map(|e| e.age_ms(now_ms))))
+            .collect();
+        state
+            .metrics
+            .observe_cache(state.cache.backend(), &ages, state.ttl_ms);
+        state.metrics.set_nats_connected(state.readiness.nats());
+        res.status_code(StatusCode::OK);
+        res.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        res.replace_body(ResBody::Once(state.metrics.render().into()));
+    }
+}

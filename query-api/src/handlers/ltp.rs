@@ -1,0 +1,89 @@
+//! `GET /api/v1/ltp` and `GET /api/v1/ltp/cached`: reads from the cache only, never a call
+//! to the exchange.
+
+use jiff::Timestamp;
+use salvo::http::StatusCode;
+use salvo::oapi::endpoint;
+use salvo::{Request, Response};
+
+use crate::api::{AuthErrorBody, ErrorBody, LtpResponse, RateLimitBody};
+use crate::error::{ApiError, write_json};
+use crate::params::query_param;
+use crate::render;
+use crate::state::AppState;
+
+/// Last traded prices of one, several or all served pairs.
+#[derive(Debug, Clone)]
+pub struct GetLtp(pub AppState);
+
+/// Last traded prices.
+///
+/// `pair` is a comma-separated list (`BTC/USD,eth/usd`): trimmed, case-insensitive, each pair
+/// answered once; empty or absent means every served pair. Each price carries its time and
+/// age; a price older than the cache TTL is never served but reported in `errors`.
+#[endpoint(
+    tags("prices"),
+    operation_id = "get_ltp",
+    parameters(
+        ("pair" = Option<String>, Query, description = "Comma-separated pairs, e.g. BTC/USD,ETH/USD; empty = all served pairs"),
+    ),
+    responses(
+        (status_code = 200, description = "Every pair has a fresh price; sorted by pair", body = LtpResponse),
+        (status_code = 206, description = "Some pairs have no fresh price: see `errors`", body = LtpResponse),
+        (status_code = 400, description = "INVALID_PARAMETER: malformed or unsupported pair", body = ErrorBody),
+        (status_code = 401, description = "API key missing or invalid (when auth is enabled)", body = AuthErrorBody),
+        (status_code = 414, description = "URL too long", body = ErrorBody),
+        (status_code = 429, description = "Rate limit exceeded", body = RateLimitBody),
+        (status_code = 431, description = "Request headers too large", body = ErrorBody),
+        (status_code = 503, description = "No pair has a fresh price: see `errors`", body = LtpResponse),
+    )
+)]
+impl GetLtp {
+    async fn handle(&self, req: &mut Request, res: &mut Response) {
+        let state = &self.0;
+        let max = state.config.limits.max_pairs as usize;
+        let pairs = match query_param(req.uri().query(), "pair")
+            .and_then(|value| state.served.parse(value.as_deref(), max))
+        {
+            Ok(pairs) => pairs,
+            Err(err) => return ApiError::from(err).write_to(res),
+        };
+        let now_ms = Timestamp::now().as_millisecond();
+        let found = state.cache.lookup(&pairs, now_ms, state.ttl_ms).await;
+        let (status, body) = render::ltp(&pairs, &found, now_ms, &state.metrics);
+        write_json(res, status, body);
+    }
+}
+
+/// Every served pair's fresh price.
+#[derive(Debug, Clone)]
+pub struct GetCached(pub AppState);
+
+/// Every cached fresh price.
+///
+/// Pairs without a fresh price are left out; query parameters are ignored.
+#[endpoint(
+    tags("prices"),
+    operation_id = "get_cached",
+    responses(
+        (status_code = 200, description = "Fresh prices, sorted by pair (possibly none)", body = LtpResponse),
+        (status_code = 401, description = "API key missing or invalid (when auth is enabled)", body = AuthErrorBody),
+        (status_code = 429, description = "Rate limit exceeded", body = RateLimitBody),
+        (status_code = 503, description = "CACHE_ERROR: the cache is unreachable", body = ErrorBody),
+    )
+)]
+impl GetCached {
+    async fn handle(&self, res: &mut Response) {
+        let state = &self.0;
+        let pairs = &state.served.sorted;
+        let now_ms = Timestamp::now().as_millisecond();
+        let found = state.cache.lookup(pairs, now_ms, state.ttl_ms).await;
+        if found
+            .iter()
+            .any(|f| matches!(f, Err(crate::cache::Miss::Unavailable)))
+        {
+            return ApiError::CacheUnavailable(None).write_to(res);
+        }
+        write_json(res, StatusCode::OK, render::cached(&found, now_ms));
+    }
+}

@@ -1,0 +1,75 @@
+//! `X-Request-ID`: a valid incoming id is kept (so a trace crosses services), anything else is
+//! replaced by a new id in the seed's format `req_<unix microseconds>_<8 hex digits>`.
+
+use salvo::http::HeaderValue;
+use salvo::{Request, Response};
+
+use super::REQUEST_ID;
+
+/// Longest incoming id accepted.
+const MAX_LEN: usize = 128;
+
+/// Sets the request id on the response and returns it.
+pub fn assign(req: &Request, res: &mut Response) -> HeaderValue {
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .filter(|v| is_valid(v.as_bytes()))
+        .cloned()
+        .unwrap_or_else(generate);
+    res.headers_mut().insert(REQUEST_ID, id.clone());
+    id
+}
+
+/// 1 to 128 characters of letters, digits and `-_.:/+=@`: enough for UUIDs, ULIDs, W3C trace
+/// ids and the seed's format, and nothing that could break a log line or a header.
+fn is_valid(id: &[u8]) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_LEN
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=@".contains(b))
+}
+
+/// `req_<unix microseconds>_<8 lowercase hex digits>`.
+fn generate() -> HeaderValue {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    let id = format!("req_{micros}_{:08x}", rand::random::<u32>());
+    HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("req_0_00000000"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_have_the_seed_format() {
+        let id = generate();
+        let text = id.to_str().expect("ascii");
+        let parts: Vec<_> = text.split('_').collect();
+        assert_eq!(parts.len(), 3, "{text}");
+        assert_eq!(parts[0], "req");
+        assert!(parts[1].len() >= 16 && parts[1].bytes().all(|b| b.is_ascii_digit()));
+        assert!(parts[2].len() == 8 && parts[2].bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(is_valid(id.as_bytes()));
+    }
+
+    #[test]
+    fn validation() {
+        for ok in [
+            "abc",
+            "req_1_deadbeef",
+            "0af7651916cd43dd8448eb211c80319c",
+            "a:b/c=d",
+        ] {
+            assert!(is_valid(ok.as_bytes()), "{ok}");
+        }
+        let long = "a".repeat(MAX_LEN + 1);
+        for bad in ["", "a b", "a\"b", "x\u{7f}", long.as_str()] {
+            assert!(!is_valid(bad.as_bytes()), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! In-process HTTP tests of query-api: the real router and middleware with the memory cache
+//! and a scripted refresher; no sockets, no sleeps.
+
+mod ltp;
+mod middleware;
+mod ops;
+mod refresh;
+mod support;
