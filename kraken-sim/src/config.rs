@@ -52,7 +52,7 @@ pub struct SimConfig {
     /// true), so clients prove they ignore unknown fields.
     pub trades_field: bool,
     /// Ticker updates buffered per socket before a slow reader starts missing some
-    /// (default 65 536).
+    /// (default 16 384).
     pub buffer: usize,
 }
 
@@ -66,7 +66,7 @@ impl Default for SimConfig {
             idle_timeout: Duration::from_secs(60),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             trades_field: true,
-            buffer: 65_536,
+            buffer: 16_384,
         }
     }
 }

@@ -104,6 +104,7 @@ impl Simulator {
         {
             tracing::warn!("simulator tasks still running after shutdown grace");
         }
+        tracing::debug!("simulator stopped");
     }
 }
 

@@ -72,13 +72,29 @@ pub(crate) fn handle(path: &str, query: Option<&str>, shared: &Shared) -> Respon
             }
             Err(text) => errors(text),
         },
-        Endpoint::SystemStatus => ok(&json!({
-            "status": shared.faults.borrow().system.as_str(),
-            "timestamp": Stamp::now().seconds(),
-        })),
+        Endpoint::SystemStatus => {
+            #[derive(Serialize)]
+            struct Status {
+                status: &'static str,
+                timestamp: String,
+            }
+            let system = shared.faults.borrow().system;
+            ok(&Status {
+                status: system.as_str(),
+                timestamp: Stamp::now().seconds(),
+            })
+        }
         Endpoint::Time => {
+            #[derive(Serialize)]
+            struct Time {
+                unixtime: i64,
+                rfc1123: String,
+            }
             let now = Stamp::now();
-            ok(&json!({ "unixtime": now.unix_seconds(), "rfc1123": now.rfc1123() }))
+            ok(&Time {
+                unixtime: now.unix_seconds(),
+                rfc1123: now.rfc1123(),
+            })
         }
         Endpoint::Other => {
             let body = json!({ "error": ["EGeneral:Unknown method"] });

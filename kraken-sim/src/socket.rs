@@ -108,21 +108,24 @@ pub(crate) async fn serve(mut ws: Ws, shared: Arc<Shared>, id: u64) {
             },
             incoming = ws.next(), if !stalled => {
                 idle.as_mut().reset(Instant::now() + idle_after);
-                match incoming {
+                let request = match incoming {
                     None | Some(Err(_)) => return,
-                    Some(Ok(Message::Text(text))) => {
-                        let frames = request::handle(&text, &mut guard.subs, &shared, Stamp::now());
-                        write_frames(&mut ws, frames, &shared).await
-                    }
-                    Some(Ok(Message::Binary(_))) => {
-                        let frames = request::handle("", &mut guard.subs, &shared, Stamp::now());
-                        write_frames(&mut ws, frames, &shared).await
-                    }
+                    Some(Ok(Message::Text(text))) => Some(text),
+                    // Kraken speaks JSON text only; a binary frame gets the malformed reply.
+                    Some(Ok(Message::Binary(_))) => Some(Utf8Bytes::from_static("")),
                     // Pings are answered by tungstenite on the next read or write; a Close is
                     // answered likewise and ends the stream.
-                    Some(Ok(_)) => Ok(()),
+                    Some(Ok(_)) => None,
+                };
+                match request {
+                    Some(text) => {
+                        let frames = request::handle(&text, &mut guard.subs, &shared, Stamp::now());
+                        let wrote = write_frames(&mut ws, frames, &shared).await;
+                        heartbeat.as_mut().reset(Instant::now() + heartbeat_every);
+                        wrote
+                    }
+                    None => Ok(()),
                 }
-                .map(|()| heartbeat.as_mut().reset(Instant::now() + heartbeat_every))
             }
             update = updates.recv() => match update {
                 Ok(update) if stalled => {

@@ -66,7 +66,12 @@ pub(crate) fn upgrade(mut req: Request<Incoming>, shared: &Arc<Shared>) -> Respo
     shared.tracker.spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
-                let config = WebSocketConfig::default().write_buffer_size(64 * 1024);
+                // Requests are small; a megabyte bounds what a misbehaving client can make
+                // the simulator buffer.
+                let config = WebSocketConfig::default()
+                    .write_buffer_size(64 * 1024)
+                    .max_message_size(Some(1 << 20))
+                    .max_frame_size(Some(1 << 20));
                 let ws = WebSocketStream::from_raw_socket(
                     TokioIo::new(upgraded),
                     Role::Server,

@@ -168,6 +168,11 @@ async fn system_status_and_time_have_krakens_shapes() {
     let ts = status["result"]["timestamp"].as_str().expect("timestamp");
     assert_eq!(ts.len(), 20, "{ts}");
     assert!(ts.ends_with('Z') && ts.as_bytes()[10] == b'T', "{ts}");
+    let (_, raw) = get(&sim, "/0/public/Time").await;
+    assert!(
+        raw.starts_with(r#"{"error":[],"result":{"unixtime":"#),
+        "{raw}"
+    );
     let time = get_json(&sim, "/0/public/Time").await;
     let unix = time["result"]["unixtime"].as_i64().expect("unixtime");
     assert!(unix > 1_700_000_000);
