@@ -159,23 +159,33 @@ impl Feed {
     }
 
     /// A price fetched over REST (poll or refresh). Returns the pair's current message after
-    /// it, which may be a newer WS price.
-    pub async fn on_rest_price(&self, pair: Pair, fetched: Fetched) -> Option<PriceMessage> {
+    /// it, which may be a newer WS price. With `confirm_now` (a refresh asked for it), an
+    /// unchanged price is re-published at once with the answer's time, instead of at the next
+    /// re-publish interval.
+    pub async fn on_rest_price(
+        &self,
+        pair: Pair,
+        fetched: Fetched,
+        confirm_now: bool,
+    ) -> Option<PriceMessage> {
         let slot = self.slot(pair)?;
         self.metrics.pair(pair).received_rest.inc();
         let mut st = slot.lock().await;
-        st.rest_confirmed = Some(
-            st.rest_confirmed
-                .map_or(fetched.sent_at, |t| t.max(fetched.sent_at)),
-        );
-        let decision = st.offer(
-            fetched.price,
-            Source::Rest,
-            None,
-            fetched.sent_at,
-            &self.instance,
-        );
-        self.apply(&mut st, decision).await;
+        let sent_at = fetched.sent_at;
+        st.confirm(sent_at);
+        let decision = st.offer(fetched.price, Source::Rest, None, sent_at, &self.instance);
+        if decision == Decision::Confirm && confirm_now {
+            let now = Instant::now();
+            if let Some(msg) = st.republish(now, sent_at, Duration::ZERO) {
+                let sent = self.publisher.publish(&msg).await;
+                st.sent(now, sent == Sent::Yes);
+                if sent == Sent::Yes {
+                    self.metrics.pair(pair).published_republish.inc();
+                }
+            }
+        } else {
+            self.apply(&mut st, decision).await;
+        }
         st.current.clone()
     }
 
@@ -194,7 +204,7 @@ impl Feed {
         }
     }
 
-    /// The socket connected and sent its subscription: pairs not yet on REST wait for it.
+    /// The socket delivered its first frame: it is up, and pairs not yet on REST wait for it.
     pub fn on_socket_up(&self) {
         self.socket.up.store(true, Ordering::Release);
         self.socket.frames_seen(Timestamp::now());
@@ -313,7 +323,13 @@ impl Feed {
                 self.fall_back(&mut st, reason);
             }
             let m = self.metrics.pair(pair);
-            let Some(confirmed) = st.confirmed_at(socket_frame) else {
+            // A live subscription on a socket that still sends frames confirms the price.
+            if st.mode == Mode::Ws
+                && let Some(frame) = socket_frame
+            {
+                st.confirm(frame);
+            }
+            let Some(confirmed) = st.confirmed_at() else {
                 continue;
             };
             let age = wall.duration_since(confirmed).as_secs_f64().max(0.0);

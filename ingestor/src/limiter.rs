@@ -12,7 +12,7 @@ pub const MIN_SPACING: Duration = Duration::from_secs(1);
 /// First penalty after a throttling answer; doubled per consecutive one.
 const PENALTY_BASE: Duration = Duration::from_secs(2);
 /// Longest penalty.
-const PENALTY_MAX: Duration = Duration::from_secs(60);
+const PENALTY_MAX: Duration = Duration::from_secs(30);
 
 /// Hands out request slots; shared by every REST caller of one ingestor.
 #[derive(Debug)]

@@ -47,8 +47,9 @@ pub struct PairState {
     pub current: Option<PriceMessage>,
     /// Last `seq` used.
     pub seq: u64,
-    /// Time of the request of the last successful REST answer that included the pair.
-    pub rest_confirmed: Option<Timestamp>,
+    /// Last time a source confirmed the price beyond its own receipt: a REST answer (its
+    /// request time), or the socket's frames while the pair is streamed.
+    pub confirmed: Option<Timestamp>,
     /// When the current message was last handed to NATS.
     pub last_publish: Option<Instant>,
     /// The current message never reached NATS (it was down): send it when it is back.
@@ -65,7 +66,7 @@ impl PairState {
             mode: Mode::Waiting { since: now },
             current: None,
             seq: 0,
-            rest_confirmed: None,
+            confirmed: None,
             last_publish: None,
             unsent: false,
             available: true,
@@ -109,15 +110,18 @@ impl PairState {
         Decision::Publish(msg)
     }
 
-    /// When the price was last confirmed: its own receipt, a later REST answer, or (while
-    /// streamed) the socket's last frame, which proves the subscription is alive.
-    pub fn confirmed_at(&self, socket_last_frame: Option<Timestamp>) -> Option<Timestamp> {
+    /// Records a confirmation at `at` (never moves back).
+    pub fn confirm(&mut self, at: Timestamp) {
+        self.confirmed = Some(self.confirmed.map_or(at, |t| t.max(at)));
+    }
+
+    /// When the price was last confirmed: its own receipt, or a later confirmation.
+    pub fn confirmed_at(&self) -> Option<Timestamp> {
         let cur = self.current.as_ref()?;
-        let by_source = match self.mode {
-            Mode::Ws => socket_last_frame,
-            Mode::Rest | Mode::Waiting { .. } => self.rest_confirmed,
-        };
-        Some(by_source.map_or(cur.received_at, |t| t.max(cur.received_at)))
+        Some(
+            self.confirmed
+                .map_or(cur.received_at, |t| t.max(cur.received_at)),
+        )
     }
 
     /// A re-publish due now, as the message to send: the same price with the confirmation
@@ -326,21 +330,19 @@ mod tests {
     }
 
     #[test]
-    fn confirmation_comes_from_the_serving_source() {
+    fn confirmation_is_the_latest_of_receipt_and_confirmations() {
         let (mut st, id) = state();
+        assert_eq!(st.confirmed_at(), None, "no price, nothing to confirm");
         st.offer(
             price("5"),
             Source::Ws,
             None,
-            ts("2026-01-01T00:00:00Z"),
+            ts("2026-01-01T00:00:10Z"),
             &id,
         );
-        let frame = Some(ts("2026-01-01T00:01:00Z"));
-        st.mode = Mode::Ws;
-        assert_eq!(st.confirmed_at(frame), frame);
-        st.mode = Mode::Rest;
-        assert_eq!(st.confirmed_at(frame), Some(ts("2026-01-01T00:00:00Z")));
-        st.rest_confirmed = Some(ts("2026-01-01T00:00:30Z"));
-        assert_eq!(st.confirmed_at(frame), Some(ts("2026-01-01T00:00:30Z")));
+        assert_eq!(st.confirmed_at(), Some(ts("2026-01-01T00:00:10Z")));
+        st.confirm(ts("2026-01-01T00:01:00Z"));
+        st.confirm(ts("2026-01-01T00:00:30Z"));
+        assert_eq!(st.confirmed_at(), Some(ts("2026-01-01T00:01:00Z")));
     }
 }

@@ -35,7 +35,7 @@ pub async fn run(
         for (pair, result) in results {
             match result {
                 Ok(fetched) => {
-                    feed.on_rest_price(pair, fetched).await;
+                    feed.on_rest_price(pair, fetched, false).await;
                 }
                 Err(e) => tracing::debug!(%pair, error = %e, "rest poll without a price"),
             }

@@ -115,11 +115,9 @@ pub async fn ensure_stream(client: &Client, subjects: &Subjects, config: &NatsCo
     if !config.jetstream {
         return false;
     }
+    // No account probe first: `query_account` cannot parse the answers of older servers
+    // (2.9); a server without JetStream fails the stream request with "no responders".
     let js = jetstream::new(client.clone());
-    if let Err(e) = js.query_account().await {
-        tracing::info!(error = %e, "no JetStream on this server: publishing on core NATS only");
-        return false;
-    }
     let wanted = stream::Config {
         name: subjects.stream_name(),
         subjects: vec![subjects.prices_all()],
@@ -147,7 +145,12 @@ pub async fn ensure_stream(client: &Client, subjects: &Subjects, config: &NatsCo
             true
         }
         Err(e) => {
-            tracing::warn!(error = %e, stream = %subjects.stream_name(), "cannot ensure the price stream: core NATS only");
+            let text = e.to_string();
+            if text.contains("no responders") {
+                tracing::info!("no JetStream on this server: publishing on core NATS only");
+            } else {
+                tracing::warn!(error = %text, stream = %subjects.stream_name(), "cannot ensure the price stream: core NATS only");
+            }
             false
         }
     }

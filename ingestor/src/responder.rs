@@ -163,7 +163,7 @@ impl Responder {
             for (pair, result) in results {
                 match result {
                     Ok(fetched) => {
-                        if let Some(msg) = self.feed.on_rest_price(pair, fetched).await {
+                        if let Some(msg) = self.feed.on_rest_price(pair, fetched, true).await {
                             prices.push(msg);
                         }
                     }

@@ -144,12 +144,14 @@ async fn session(
             shutdown: false,
         };
     }
-    feed.on_socket_up();
     feed.restart_grace().await;
     tracing::info!(
         pairs = symbols.len(),
-        "kraken websocket connected and subscribed"
+        "kraken websocket connected; subscribe sent"
     );
+    // The socket counts as up from its first frame (Kraken sends `status` at once): a server
+    // that accepts the upgrade and then says nothing is not a connection.
+    let mut up = false;
 
     let mut frames: u64 = 0;
     let mut counted: u64 = 0;
@@ -222,6 +224,10 @@ async fn session(
                     }
                 };
                 frames += 1;
+                if !up {
+                    up = true;
+                    feed.on_socket_up();
+                }
                 match frame::parse(text.as_str()) {
                     Ok(Frame::Ticker(tickers)) => {
                         metrics.frames_ticker.inc();
