@@ -99,8 +99,14 @@ impl Frame {
     }
 }
 
-/// Handles one text frame from the client.
-pub fn handle(text: &str, subs: &mut Subscriptions, shared: &Shared, time_in: Stamp) -> Vec<Frame> {
+/// Handles one text frame from the client of the socket with this wire `connection_id`.
+pub fn handle(
+    text: &str,
+    subs: &mut Subscriptions,
+    shared: &Shared,
+    connection_id: u64,
+    time_in: Stamp,
+) -> Vec<Frame> {
     let time_in = time_in.micros();
     let request = match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => map,
@@ -144,8 +150,7 @@ pub fn handle(text: &str, subs: &mut Subscriptions, shared: &Shared, time_in: St
                 ),
                 Some("status") if method == "subscribe" => {
                     // Kraken pushes the status payload and then refuses the subscription.
-                    let status =
-                        wire::status(shared.faults.borrow().system, shared.connection_id());
+                    let status = wire::status(shared.faults.borrow().system, connection_id);
                     vec![
                         Frame {
                             text: Utf8Bytes::from(status),

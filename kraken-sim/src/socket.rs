@@ -119,7 +119,9 @@ pub(crate) async fn serve(mut ws: Ws, shared: Arc<Shared>, id: u64) {
                 };
                 match request {
                     Some(text) => {
-                        let frames = request::handle(&text, &mut guard.subs, &shared, Stamp::now());
+                        let frames = request::handle(
+                            &text, &mut guard.subs, &shared, connection_id, Stamp::now(),
+                        );
                         let wrote = write_frames(&mut ws, frames, &shared).await;
                         heartbeat.as_mut().reset(Instant::now() + heartbeat_every);
                         wrote

@@ -10,6 +10,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// Longest wait for a frame that must arrive.
@@ -92,6 +93,27 @@ impl Client {
     pub async fn next_json(&mut self) -> Value {
         let text = self.next_data().await;
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("invalid JSON {text}: {e}"))
+    }
+
+    /// The next message of `channel` (`status`, `ticker`…), skipping any other frames.
+    pub async fn next_on(&mut self, channel: &str) -> Value {
+        loop {
+            let value = self.next_json().await;
+            if value["channel"] == channel {
+                return value;
+            }
+        }
+    }
+
+    /// The next close frame, skipping data frames still in flight before it.
+    pub async fn next_close(&mut self) -> Option<CloseFrame> {
+        loop {
+            match self.next_message().await {
+                Message::Close(frame) => return frame,
+                Message::Text(_) | Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
     }
 
     /// True when no frame at all arrives within `d`.

@@ -157,23 +157,27 @@ async fn heartbeats_start_only_after_a_subscription() {
     assert_eq!(client.next_json().await["type"], "snapshot");
     let started = tokio::time::Instant::now();
     assert_eq!(client.next_text().await, r#"{"channel":"heartbeat"}"#);
-    assert!(started.elapsed() < Duration::from_millis(400));
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "about one interval"
+    );
     assert_eq!(client.next_text().await, r#"{"channel":"heartbeat"}"#);
     assert!(sim.control().heartbeats_sent() >= 2);
 }
 
 #[tokio::test]
 async fn no_heartbeat_while_updates_keep_the_socket_busy() {
+    // Updates every 10 ms against a 700 ms heartbeat: generous enough for a loaded machine.
     let config = SimConfig {
-        heartbeat_interval: Duration::from_millis(300),
-        rate: Rate::PerPair(Duration::from_millis(20)),
+        heartbeat_interval: Duration::from_millis(700),
+        rate: Rate::PerPair(Duration::from_millis(10)),
         ..SimConfig::default()
             .with_pairs(&["BTC/USD"])
             .expect("pairs")
     };
     let sim = start(config).await;
     let mut client = Client::subscribed(&sim, &["BTC/USD"]).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(900);
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(1_500);
     let mut updates = 0;
     while tokio::time::Instant::now() < deadline {
         let text = client.next_text().await;
@@ -183,7 +187,7 @@ async fn no_heartbeat_while_updates_keep_the_socket_busy() {
         );
         updates += 1;
     }
-    assert!(updates >= 10, "{updates} updates");
+    assert!(updates >= 20, "{updates} updates");
 }
 
 #[tokio::test]
@@ -398,6 +402,7 @@ async fn subscribing_to_status_pushes_it_and_refuses_the_subscription() {
     assert_eq!(client.next_json().await["channel"], "status");
     let reply = client.next_json().await;
     assert_eq!(reply["error"], "Symbol(s) not found");
+    assert_eq!(reply["success"], false);
     assert_eq!(reply["req_id"], 3);
 }
 
