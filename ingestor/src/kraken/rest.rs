@@ -1,7 +1,7 @@
 //! Kraken REST `Ticker` client: one multi-pair call per request, retries within a budget,
 //! unknown pairs isolated, throttling and outages backed off through the shared [`Limiter`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -62,8 +62,21 @@ pub struct RestClient {
     max_attempts: u32,
     limiter: Arc<Limiter>,
     metrics: Metrics,
-    /// Pairs Kraken called unknown, and when to ask again.
-    bad_pairs: Mutex<HashMap<Pair, Instant>>,
+    /// What we learnt about names Kraken refuses.
+    names: Mutex<Names>,
+}
+
+/// Pairs Kraken called unknown, and pairs that were in a request it refused.
+#[derive(Default)]
+struct Names {
+    /// Refused alone: asked about again (alone) at the given time.
+    bad: HashMap<Pair, Instant>,
+    /// In a refused multi-pair request, not yet proven good.
+    suspects: HashSet<Pair>,
+}
+
+fn unknown_pair() -> FetchError {
+    FetchError::Refused("EQuery:Unknown asset pair".into())
 }
 
 impl RestClient {
@@ -86,7 +99,7 @@ impl RestClient {
             max_attempts: config.max_retries.max(1),
             limiter,
             metrics,
-            bad_pairs: Mutex::new(HashMap::new()),
+            names: Mutex::default(),
         })
     }
 
@@ -95,30 +108,38 @@ impl RestClient {
         self.timeout
     }
 
-    /// Fetches `pairs`: one request for all of them (plus one per pair Kraken called unknown
-    /// and whose retry time has come). With `first_slot_taken` the caller already holds a
-    /// limiter slot for the first request. Every requested pair has an entry in the result.
+    /// Fetches `pairs`: one request for all of them, plus the work of finding a pair Kraken
+    /// does not know (one such pair fails a whole request). With `first_slot_taken` the caller
+    /// already holds a limiter slot for the first request. Every requested pair has an entry
+    /// in the result.
+    ///
+    /// Isolation survives across calls: after an `Unknown asset pair`, every pair of that
+    /// request is a suspect until a request containing it succeeds; suspects are requested
+    /// apart from the known-good pairs, bisected, and a suspect refused alone is bad (asked
+    /// about again, alone, every [`BAD_PAIR_RETRY`]). So the good pairs keep being served
+    /// even while the call's time budget cuts the search short.
     pub async fn ticker(&self, pairs: &[Pair], first_slot_taken: bool) -> Outcome {
         let deadline = Instant::now() + self.timeout;
         let mut out = Outcome::new();
+        // A stack: the last pushed goes first.
         let mut groups: Vec<Vec<Pair>> = Vec::new();
         {
             let now = Instant::now();
-            let bad = self.bad_pairs.lock().unwrap_or_else(|e| e.into_inner());
-            let mut good = Vec::new();
+            let names = self.names();
+            let (mut good, mut suspects) = (Vec::new(), Vec::new());
             for &pair in pairs {
-                match bad.get(&pair) {
+                match names.bad.get(&pair) {
                     Some(&retry) if retry > now => {
-                        out.insert(
-                            pair,
-                            Err(FetchError::Refused("EQuery:Unknown asset pair".into())),
-                        );
+                        out.insert(pair, Err(unknown_pair()));
                     }
                     Some(_) => groups.push(vec![pair]),
+                    None if names.suspects.contains(&pair) => suspects.push(pair),
                     None => good.push(pair),
                 }
             }
-            // Popped first: the main request goes before retries of pairs Kraken refused.
+            if !suspects.is_empty() {
+                groups.push(suspects);
+            }
             if !good.is_empty() {
                 groups.push(good);
             }
@@ -126,20 +147,22 @@ impl RestClient {
         let mut slot_taken = first_slot_taken;
         while let Some(group) = groups.pop() {
             match self.group(&group, deadline, &mut slot_taken).await {
-                GroupResult::Done(results) => out.extend(results),
+                GroupResult::Done(results) => {
+                    let mut names = self.names();
+                    for p in &group {
+                        names.suspects.remove(p);
+                    }
+                    out.extend(results);
+                }
                 GroupResult::UnknownPair if group.len() == 1 => {
                     tracing::warn!(pair = %group[0], "kraken does not know this pair");
-                    self.bad_pairs
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(group[0], Instant::now() + BAD_PAIR_RETRY);
-                    out.insert(
-                        group[0],
-                        Err(FetchError::Refused("EQuery:Unknown asset pair".into())),
-                    );
+                    let mut names = self.names();
+                    names.suspects.remove(&group[0]);
+                    names.bad.insert(group[0], Instant::now() + BAD_PAIR_RETRY);
+                    out.insert(group[0], Err(unknown_pair()));
                 }
-                // One bad pair fails the whole request: bisect to find it, keep the rest.
                 GroupResult::UnknownPair => {
+                    self.names().suspects.extend(group.iter().copied());
                     let (a, b) = group.split_at(group.len() / 2);
                     groups.push(b.to_vec());
                     groups.push(a.to_vec());
@@ -150,6 +173,10 @@ impl RestClient {
             }
         }
         out
+    }
+
+    fn names(&self) -> std::sync::MutexGuard<'_, Names> {
+        self.names.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// One group of pairs: up to `max_retries` attempts within the call's deadline.

@@ -463,7 +463,7 @@ async fn nats_restart_loses_only_intermediate_updates(jetstream: bool) {
         .await
         .expect("connect");
     let watcher = Watcher::start(&client, &prefix).await;
-    let _ingestor = start_ingestor(config(&nats, &prefix, &sim)).await;
+    let ingestor = start_ingestor(config(&nats, &prefix, &sim)).await;
     sim.control()
         .trade_now("BTC/USD", Some("70000.1"))
         .await
@@ -475,6 +475,11 @@ async fn nats_restart_loses_only_intermediate_updates(jetstream: bool) {
 
     nats.stop().await;
     let down = Instant::now();
+    eventually(WAIT, "/ready to say NATS is down", || async {
+        let (status, body) = ingestor.admin(reqwest::Method::GET, "/ready").await;
+        (status == 503 && body.contains("unavailable")).then_some(())
+    })
+    .await;
     sim.control()
         .trade_now("BTC/USD", Some("70000.5"))
         .await
@@ -664,4 +669,86 @@ async fn a_quiet_pair_stays_fresh_while_healthy_and_stops_when_both_sources_fail
         r.at > back
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_pair_kraken_does_not_know_is_isolated_and_the_others_keep_their_rest_prices() {
+    let nats = TestNats::start().await;
+    // The simulator does not offer LTC/USD: WS rejects it and REST answers
+    // `EQuery:Unknown asset pair` for any request that includes it.
+    let sim = sim(Rate::PerPair(Duration::from_millis(500))).await;
+    sim.control().refuse_upgrades(503).expect("refuse");
+    let prefix = unique_id();
+    let client = nats.client().await;
+    let watcher = Watcher::start(&client, &prefix).await;
+    let mut pairs = PAIRS.to_vec();
+    pairs.push("LTC/USD");
+    let config = test_config(&nats.url, &prefix, &sim.ws_url(), &sim.rest_url(), &pairs);
+    let _ingestor = start_ingestor(config).await;
+    for p in PAIRS {
+        until(
+            &watcher,
+            p,
+            &format!("{p} over REST despite the bad pair"),
+            |r| r.msg.source == Source::Rest,
+        )
+        .await;
+    }
+    assert!(watcher.of("LTC/USD").is_empty());
+    // Once isolated, a poll is one request again (the bad pair is retried alone, rarely).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = sim.control().rest_requests();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let polls = sim.control().rest_requests() - before;
+    assert!((2..=5).contains(&polls), "{polls} requests in 4 s");
+    let reply = request(&client, &prefix, r#"{"pairs":["LTC/USD","BTC/USD"]}"#).await;
+    assert_eq!(reply.prices.len(), 1);
+    assert_eq!(reply.prices[0].pair, pair("BTC/USD"));
+    assert_eq!(reply.errors.len(), 1);
+    assert_eq!(
+        (reply.errors[0].pair.as_str(), reply.errors[0].code),
+        ("LTC/USD", FailureCode::KrakenError)
+    );
+}
+
+#[tokio::test]
+async fn refused_upgrades_and_maintenance_slow_reconnects_to_five_seconds() {
+    let nats = TestNats::start().await;
+    let sim = sim(Rate::PerPair(Duration::from_millis(500))).await;
+    sim.control().refuse_upgrades(429).expect("refuse");
+    let prefix = unique_id();
+    let watcher = Watcher::start(&nats.client().await, &prefix).await;
+    let _ingestor = start_ingestor(config(&nats, &prefix, &sim)).await;
+    eventually(WAIT, "a refused upgrade", || async {
+        (sim.control().stats().ws_upgrades_refused >= 1).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    let refused = sim.control().stats().ws_upgrades_refused;
+    assert!(refused <= 2, "{refused} attempts in 5.5 s after a 429");
+    sim.control().accept_upgrades();
+    until(
+        &watcher,
+        "BTC/USD",
+        "streaming once upgrades are accepted",
+        |r| r.msg.source == Source::Ws,
+    )
+    .await;
+
+    // Maintenance reported on the socket, then the socket drops: reconnects slow down too.
+    sim.control()
+        .set_system_status(kraken_sim::SystemStatus::Maintenance);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let opened = sim.control().connections_opened();
+    let dropped = Instant::now();
+    sim.control().drop_connections();
+    eventually(WAIT, "a reconnect", || async {
+        (sim.control().connections_opened() > opened).then_some(())
+    })
+    .await;
+    let waited = dropped.elapsed();
+    assert!(
+        waited >= Duration::from_millis(4900),
+        "reconnected after {waited:?} during maintenance"
+    );
 }
