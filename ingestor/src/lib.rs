@@ -68,6 +68,7 @@ impl Ingestor {
     /// Validates `config`, binds the admin listener (port 0 picks a free one) and starts
     /// connecting to NATS in the background (it need not be up yet).
     pub async fn build(config: Config) -> anyhow::Result<Ingestor> {
+        kraken::ws::install_tls_provider();
         config
             .validate()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;

@@ -43,6 +43,14 @@ struct End {
     shutdown: bool,
 }
 
+/// `wss://` needs a process-wide TLS provider when a build links more than one (a test binary
+/// with every crate does); installing ring when none is set makes the choice explicit.
+pub fn install_tls_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 /// Runs the socket until `shutdown`: connect, subscribe, read, reconnect.
 pub async fn run(
     feed: Arc<Feed>,
@@ -322,4 +330,26 @@ async fn close(
         }
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_tls_url_fails_cleanly_instead_of_panicking() {
+        install_tls_provider();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            // Accept and hang up in the middle of the TLS handshake.
+            if let Ok((socket, _)) = listener.accept().await {
+                drop(socket);
+            }
+        });
+        let result = tokio_tungstenite::connect_async(format!("wss://localhost:{port}/v2")).await;
+        assert!(result.is_err());
+    }
 }
