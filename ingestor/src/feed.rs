@@ -293,6 +293,11 @@ impl Feed {
         out
     }
 
+    /// Whether NATS currently takes publishes.
+    pub fn nats_ready(&self) -> bool {
+        self.publisher.gate().is_open()
+    }
+
     /// Pairs whose price a source currently confirms.
     pub fn available_pairs(&self) -> usize {
         self.available.load(Ordering::Acquire)

@@ -61,6 +61,17 @@ pub async fn run(
     let mut backoff = Backoff::new(config.reconnect_max_delay);
     let mut slow = false;
     let mut first = true;
+    // The snapshots that follow the first subscribe would only be held if NATS is not ready
+    // yet: give the bus a moment first (not forever: refreshes and /ready want data).
+    let nats_wait = async {
+        while !feed.nats_ready() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::select! {
+        _ = tokio::time::timeout(config.connect_timeout, nats_wait) => {}
+        () = shutdown.cancelled() => return,
+    }
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_MESSAGE));
