@@ -244,18 +244,22 @@ impl Ingestor {
         {
             tracing::warn!("some tasks did not stop in time");
         }
-        if gate.is_open() {
+        // With NATS down there is nothing to flush, and draining would only wait out the
+        // whole budget for a server that is not there.
+        if client.connection_state() == async_nats::connection::State::Connected {
             match tokio::time::timeout_at(deadline, client.flush()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, "nats flush failed"),
                 Err(_) => tracing::warn!("nats flush timed out"),
             }
-        }
-        if tokio::time::timeout_at(deadline, client.drain())
-            .await
-            .is_err()
-        {
-            tracing::warn!("nats drain timed out");
+            if tokio::time::timeout_at(deadline, client.drain())
+                .await
+                .is_err()
+            {
+                tracing::warn!("nats drain timed out");
+            }
+        } else {
+            tracing::warn!("nats unavailable at shutdown: held prices are dropped");
         }
         tracing::info!("ingestor stopped");
         Ok(())

@@ -752,3 +752,27 @@ async fn refused_upgrades_and_maintenance_slow_reconnects_to_five_seconds() {
         "reconnected after {waited:?} during maintenance"
     );
 }
+
+#[tokio::test]
+async fn shutdown_with_nats_down_exits_promptly() {
+    let nats = TestNats::container(false).await;
+    let sim = sim(Rate::PerPair(Duration::from_millis(500))).await;
+    let prefix = unique_id();
+    let watcher = Watcher::start(&nats.client().await, &prefix).await;
+    let ingestor = start_ingestor(config(&nats, &prefix, &sim)).await;
+    until(&watcher, "BTC/USD", "streaming", |r| {
+        r.msg.source == Source::Ws
+    })
+    .await;
+    nats.stop().await;
+    let (result, took) = ingestor.stop().await;
+    result.expect("clean stop");
+    assert!(
+        took < Duration::from_secs(2),
+        "no waiting for an absent NATS: {took:?}"
+    );
+    eventually(WAIT, "the socket closed", || async {
+        (sim.control().connections_open() == 0).then_some(())
+    })
+    .await;
+}
