@@ -11,7 +11,7 @@ use futures::StreamExt;
 use futures::stream::select_all;
 use tokio_util::sync::CancellationToken;
 
-use crate::cache::{Entry, Offer};
+use crate::cache::{Cache, Entry, Offer};
 use crate::state::AppState;
 
 /// Subscribes to every served pair's subject (before returning, so nothing published after
@@ -79,6 +79,15 @@ pub fn handle(message: &Message, subjects: &Subjects, state: &AppState) {
 pub fn offer(state: &AppState, msg: common::PriceMessage) -> Offer {
     let entry = Arc::new(Entry::new(msg));
     let outcome = state.cache.offer(entry.clone());
+    // Redis writes are counted by its writer, when they happen.
+    if matches!(state.cache, Cache::Memory(_)) {
+        let result = if outcome == Offer::Accepted {
+            "success"
+        } else {
+            "stale"
+        };
+        state.metrics.cache_set(result, 1);
+    }
     match outcome {
         Offer::Accepted => {
             state.metrics.nats_message("stored");

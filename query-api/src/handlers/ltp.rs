@@ -23,6 +23,7 @@ pub struct GetLtp(pub AppState);
 /// age; a price older than the cache TTL is never served but reported in `errors`.
 #[endpoint(
     tags("prices"),
+    security((), ("api_key" = [])),
     operation_id = "get_ltp",
     parameters(
         ("pair" = Option<String>, Query, description = "Comma-separated pairs, e.g. BTC/USD,ETH/USD; empty = all served pairs"),
@@ -64,6 +65,7 @@ pub struct GetCached(pub AppState);
 /// Pairs without a fresh price are left out; query parameters are ignored.
 #[endpoint(
     tags("prices"),
+    security((), ("api_key" = [])),
     operation_id = "get_cached",
     responses(
         (status_code = 200, description = "Fresh prices, sorted by pair (possibly none)", body = LtpResponse),

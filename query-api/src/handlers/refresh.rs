@@ -31,6 +31,7 @@ pub struct PostRefresh(pub AppState);
 /// 502 with per-pair `errors`. The request body is ignored.
 #[endpoint(
     tags("prices"),
+    security((), ("api_key" = [])),
     operation_id = "refresh",
     parameters(
         ("pairs" = Option<String>, Query, description = "Comma-separated pairs; empty = all served pairs"),
