@@ -267,7 +267,7 @@ pub enum AccessLogLevel {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AccessLogConfig {
-    /// `info`, `debug` or `off` (`LTP_ACCESS_LOG__LEVEL`). Lines carry method, route, status,
+    /// `info`, `debug` or `off` (`ACCESS_LOG_LEVEL`). Lines carry method, route, status,
     /// duration, request id and client address, under the target `query_api::access`.
     pub level: AccessLogLevel,
 }
