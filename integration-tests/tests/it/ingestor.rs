@@ -387,9 +387,9 @@ async fn rest_throttling_and_5xx_are_backed_off_and_the_rate_stays_within_budget
     let throttled_from = std::time::Instant::now();
     sim.control()
         .set_rest_fault(Some(RestFault::TooManyRequests));
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    tokio::time::sleep(Duration::from_secs(7)).await;
     sim.control().set_rest_fault(Some(RestFault::Http(502)));
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
     let faults_end = std::time::Instant::now();
     sim.control().set_rest_fault(None);
     // The penalty after several throttled answers may still run (at most 30 s).
@@ -435,10 +435,15 @@ async fn rest_throttling_and_5xx_are_backed_off_and_the_rate_stays_within_budget
         .filter(|w| w[0] >= throttled_from && w[1] <= faults_end)
         .map(|w| w[1] - w[0])
         .collect();
-    assert!(!during.is_empty(), "requests went on during the faults");
+    // Penalties are jittered within [c/2, c] with c = 2 s, 4 s, 8 s …: in 12 s of faults
+    // there are at least two gaps, the second at least 2 s, and far fewer than 12 requests.
+    assert!(
+        during.len() >= 2,
+        "requests went on during the faults: {during:?}"
+    );
     let slowest = during.iter().max().copied().unwrap_or_default();
     assert!(
-        slowest >= Duration::from_millis(1900),
+        slowest >= Duration::from_millis(1950),
         "backed off: {during:?}"
     );
     let in_faults = times
@@ -446,8 +451,8 @@ async fn rest_throttling_and_5xx_are_backed_off_and_the_rate_stays_within_budget
         .filter(|t| **t >= throttled_from && **t <= faults_end)
         .count();
     assert!(
-        in_faults <= 5,
-        "{in_faults} requests in 7 s of faults: {during:?}"
+        in_faults <= 6,
+        "{in_faults} requests in 12 s of faults: {during:?}"
     );
 }
 
