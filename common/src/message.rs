@@ -159,12 +159,17 @@ impl PriceMessage {
         self.exchange_time.unwrap_or(self.received_at)
     }
 
-    /// Whether `self` may replace `current` in a cache: never with an older price.
-    ///
-    /// Compares the event time, then the receive time. Equal keys replace, so a re-publish of
-    /// the same price refreshes its `published_at` (its freshness).
+    /// The order of two messages of one pair: event time, then receive time, then the
+    /// confirmation time (`published_at`), so that of two confirmations of the same price the
+    /// later one wins and freshness never goes back either.
+    pub fn order_key(&self) -> (Timestamp, Timestamp, Timestamp) {
+        (self.event_time(), self.received_at, self.published_at)
+    }
+
+    /// Whether `self` may replace `current` in a cache: never with an older price
+    /// ([`Self::order_key`]). Equal keys replace: the same message delivered twice is harmless.
     pub fn supersedes(&self, current: &PriceMessage) -> bool {
-        (self.event_time(), self.received_at) >= (current.event_time(), current.received_at)
+        self.order_key() >= current.order_key()
     }
 }
 
@@ -377,10 +382,11 @@ mod tests {
         // Request sent after it: newer, wins.
         late_rest.received_at = "2026-07-08T05:24:42Z".parse().expect("ts");
         assert!(late_rest.supersedes(&ws));
-        // A re-publish of the same price refreshes it.
+        // A re-publish of the same price refreshes it; an older confirmation does not.
         let mut again = ws.clone();
         again.published_at = "2026-07-08T05:24:50Z".parse().expect("ts");
         again.seq += 1;
         assert!(again.supersedes(&ws));
+        assert!(!ws.supersedes(&again));
     }
 }

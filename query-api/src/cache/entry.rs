@@ -105,12 +105,9 @@ impl Entry {
         self.json.get_or_init(|| Encoding::Json.encode(&self.msg))
     }
 
-    /// Order of two prices of the same pair: event time, then receive time (as
-    /// [`PriceMessage::supersedes`]), then publish time, so that of two confirmations of the
-    /// same price the later one wins and freshness never goes back either.
+    /// Order of two prices of the same pair ([`PriceMessage::order_key`]).
     pub fn order(&self, other: &Entry) -> Ordering {
-        let key = |m: &PriceMessage| (m.event_time(), m.received_at, m.published_at);
-        key(&self.msg).cmp(&key(&other.msg))
+        self.msg.order_key().cmp(&other.msg.order_key())
     }
 
     /// Whether this entry may replace `current`: never with an older price.
@@ -121,10 +118,8 @@ impl Entry {
     /// The ordering key as one fixed-width string, comparable byte by byte; the Redis store
     /// script derives the same string from a stored message (see `cache/store.lua`).
     pub fn order_key(&self) -> String {
-        let m = &self.msg;
-        [m.event_time(), m.received_at, m.published_at]
-            .map(sortable)
-            .join("|")
+        let (event, received, published) = self.msg.order_key();
+        [event, received, published].map(sortable).join("|")
     }
 }
 
