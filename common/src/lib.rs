@@ -13,6 +13,7 @@ pub mod secret;
 pub mod shutdown;
 pub mod subject;
 pub mod telemetry;
+pub mod tls;
 
 pub use message::{Encoding, Price, PriceMessage, Source};
 pub use pair::Pair;

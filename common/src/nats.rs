@@ -20,6 +20,9 @@ pub async fn connect(
     name: &str,
 ) -> Result<Connection, async_nats::ConnectError> {
     let (events, _) = broadcast::channel(64);
+    // Any URL may turn out to need TLS (a server can require it), so the provider is set
+    // before the first connection attempt rather than on demand.
+    crate::tls::install_default_provider();
     let mut options = match &config.credentials_file {
         Some(path) => ConnectOptions::with_credentials_file(path).await?,
         None => ConnectOptions::new(),

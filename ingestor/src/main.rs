@@ -20,12 +20,15 @@ struct Cli {
 async fn main() -> ExitCode {
     let cli = Cli::parse_from(normalize_args(std::env::args_os()));
     let config: ingestor::Config = load_or_exit(&cli.config);
-    match ingestor::run(config, common::shutdown::token()).await {
+    let code = match ingestor::run(config, common::shutdown::token()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = format!("{err:#}"), "ingestor failed");
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // The log writer thread holds the last lines (see common::telemetry).
+    common::telemetry::flush();
+    code
 }

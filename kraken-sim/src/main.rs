@@ -98,5 +98,7 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(ws = %sim.ws_url(), rest = %sim.rest_url(), "ready");
     token.cancelled().await;
     sim.shutdown().await;
+    // The log writer thread holds the last lines (see common::telemetry).
+    common::telemetry::flush();
     Ok(())
 }

@@ -21,12 +21,15 @@ struct Cli {
 async fn main() -> ExitCode {
     let cli = Cli::parse_from(normalize_args(std::env::args_os()));
     let config: query_api::Config = load_or_exit(&cli.config);
-    match query_api::run(config, common::shutdown::token()).await {
+    let code = match query_api::run(config, common::shutdown::token()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = format!("{err:#}"), "query-api failed");
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // The log writer thread holds the last lines (see common::telemetry).
+    common::telemetry::flush();
+    code
 }

@@ -106,8 +106,10 @@ pub fn validate_url(
     if value.trim().is_empty() {
         return Err(Invalid::new(key, format!("{what} cannot be empty")));
     }
-    let url = url::Url::parse(value)
-        .map_err(|e| Invalid::new(key, format!("invalid {what}: {value}, error: {e}")))?;
+    let url = url::Url::parse(value).map_err(|e| {
+        let shown = redact_url(value);
+        Invalid::new(key, format!("invalid {what}: {shown}, error: {e}"))
+    })?;
     if !schemes.contains(&url.scheme()) {
         return Err(Invalid::new(
             key,
@@ -122,6 +124,39 @@ pub fn validate_url(
         return Err(Invalid::new(key, format!("{what} must have a host")));
     }
     Ok(())
+}
+
+/// A URL (or a comma-separated list of URLs) with any credentials in it masked, for printing:
+/// `nats://user:pass@host` becomes `nats://user:***@host`, and `nats://token@host` becomes
+/// `nats://***@host` (NATS reads a lone user part as a token). Works on text that does not
+/// parse as a URL too, since error messages show exactly such text.
+pub fn redact_url(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('@') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let redacted: Vec<String> = text
+        .split(',')
+        .map(|one| {
+            let Some(start) = one.find("://").map(|i| i + 3) else {
+                return one.to_owned();
+            };
+            let rest = &one[start..];
+            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let Some(at) = rest[..authority_end].rfind('@') else {
+                return one.to_owned();
+            };
+            let masked = match rest[..at].split_once(':') {
+                Some((user, _)) => format!("{user}:***"),
+                None => "***".to_owned(),
+            };
+            format!("{}{masked}{}", &one[..start], &rest[at..])
+        })
+        .collect();
+    std::borrow::Cow::Owned(redacted.join(","))
+}
+
+fn serialize_redacted_url<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&redact_url(url))
 }
 
 /// Output format of logs.
@@ -267,7 +302,9 @@ pub enum StreamStorage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NatsConfig {
-    /// Server URL(s), comma separated (`NATS_URL`); `tls://` requires TLS.
+    /// Server URL(s), comma separated (`NATS_URL`); `tls://` requires TLS. Printed with any
+    /// credentials in it masked.
+    #[serde(serialize_with = "serialize_redacted_url")]
     pub url: String,
     /// First token(s) of every subject (`NATS_SUBJECT_PREFIX`), default `ltp`.
     pub subject_prefix: String,

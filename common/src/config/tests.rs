@@ -409,3 +409,36 @@ fn single_dash_config_flag_is_accepted() {
         ]
     );
 }
+
+#[test]
+fn credentials_in_urls_are_masked_for_printing() {
+    assert_eq!(
+        redact_url("nats://alice:s3cret@host:4222"),
+        "nats://alice:***@host:4222"
+    );
+    assert_eq!(redact_url("nats://tok3n@host"), "nats://***@host");
+    assert_eq!(
+        redact_url("nats://a:b@h1:1,tls://h2:2,nats://t@h3/x@y"),
+        "nats://a:***@h1:1,tls://h2:2,nats://***@h3/x@y"
+    );
+    // Not a valid URL (bad port), as shown in an error message: still masked.
+    assert_eq!(
+        redact_url("nats://alice:s3cret@host:notaport"),
+        "nats://alice:***@host:notaport"
+    );
+    assert_eq!(redact_url("nats://host:4222"), "nats://host:4222");
+    let nats = NatsConfig {
+        url: "nats://alice:s3cret@host:4222".into(),
+        ..NatsConfig::default()
+    };
+    let printed = serde_json::to_string(&nats).expect("serialise");
+    assert!(!printed.contains("s3cret"), "{printed}");
+    let err = validate_url(
+        "nats.url",
+        "nats url",
+        "nats://alice:s3cret@host:x",
+        &["nats"],
+    )
+    .expect_err("bad port");
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+}
