@@ -7,6 +7,7 @@ use anyhow::Context;
 use async_nats::Client;
 use common::Subjects;
 use salvo::conn::tcp::TcpAcceptor;
+use salvo::fuse::FuseConfig;
 use salvo::{Server, Service};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
@@ -138,7 +139,13 @@ impl QueryApi {
         } = self;
         let grace = state.config.server.shutdown_timeout;
         let acceptor = TcpAcceptor::try_from(listener).context("listener")?;
-        let mut server = Server::new(acceptor);
+        let limits = &state.config.limits;
+        // Connection-level bounds (salvo's "fuse"): a client that trickles its request head
+        // (slowloris) or goes silent is disconnected, so such clients cannot hold sockets.
+        let fuse = FuseConfig::default()
+            .with_http1_header_timeout(limits.header_timeout)
+            .with_connection_idle_timeout(limits.idle_timeout);
+        let mut server = Server::new(acceptor).fuse_config(fuse);
         server
             .http1_mut()
             .max_buf_size(middleware::read_buffer(&state.config.limits));

@@ -88,6 +88,9 @@ pub struct RedisConfig {
     pub db: u32,
     /// Connect with TLS, `rediss://` (`REDIS_TLS`).
     pub tls: bool,
+    /// CA certificate(s), PEM, to trust for the server's certificate instead of the system's
+    /// roots (`REDIS_TLS_CA_FILE`); needs `tls`.
+    pub tls_ca_file: Option<PathBuf>,
     /// Bound on one Redis round trip; past it the request fails fast (`REDIS_TIMEOUT`).
     #[serde(with = "duration")]
     pub timeout: Duration,
@@ -101,6 +104,7 @@ impl Default for RedisConfig {
             password: Secret::default(),
             db: 0,
             tls: false,
+            tls_ca_file: None,
             timeout: Duration::from_millis(500),
         }
     }
@@ -237,6 +241,14 @@ pub struct LimitsConfig {
     /// Bound on handling one request.
     #[serde(with = "duration")]
     pub request_timeout: Duration,
+    /// Longest a client may take to send a request's line and headers; past it the connection
+    /// is closed (slow-header "slowloris" clients cannot hold connections open).
+    #[serde(with = "duration")]
+    pub header_timeout: Duration,
+    /// A connection on which nothing was read or written for this long is closed (idle
+    /// keep-alive connections and stalled clients do not pile up).
+    #[serde(with = "duration")]
+    pub idle_timeout: Duration,
 }
 
 impl Default for LimitsConfig {
@@ -246,6 +258,8 @@ impl Default for LimitsConfig {
             max_header_bytes: 16 * 1024,
             max_pairs: 100,
             request_timeout: Duration::from_secs(15),
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -319,6 +333,21 @@ impl Config {
                 "cache.redis.timeout",
                 "redis timeout must be positive",
             ));
+        }
+        if let Some(ca) = &redis.tls_ca_file {
+            // A CA without TLS would be silently unused: the operator meant TLS.
+            if !redis.tls {
+                return Err(Invalid::new(
+                    "cache.redis.tls_ca_file",
+                    "needs cache.redis.tls (REDIS_TLS=true)",
+                ));
+            }
+            if !ca.is_file() {
+                return Err(Invalid::new(
+                    "cache.redis.tls_ca_file",
+                    format!("{}: no such file", ca.display()),
+                ));
+            }
         }
         Ok(())
     }
@@ -430,6 +459,24 @@ impl Config {
                 "request_timeout must be positive",
             ));
         }
+        for (key, d) in [
+            ("limits.header_timeout", l.header_timeout),
+            ("limits.idle_timeout", l.idle_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(Invalid::new(key, "must be positive"));
+            }
+        }
+        // An idle timeout below the request bound would cut a slow (but legal) answer short.
+        if l.idle_timeout < l.request_timeout {
+            return Err(Invalid::new(
+                "limits.idle_timeout",
+                format!(
+                    "idle_timeout ({:?}) must be at least request_timeout ({:?})",
+                    l.idle_timeout, l.request_timeout
+                ),
+            ));
+        }
         Ok(())
     }
 }
@@ -489,6 +536,45 @@ mod tests {
             Err((
                 "cache.redis.db",
                 "invalid redis DB: 16, must be between 0-15".into()
+            ))
+        );
+        assert_eq!(
+            redis(|r| r.tls_ca_file = Some("Cargo.toml".into())),
+            Err((
+                "cache.redis.tls_ca_file",
+                "needs cache.redis.tls (REDIS_TLS=true)".into()
+            ))
+        );
+        assert_eq!(
+            redis(|r| {
+                r.tls = true;
+                r.tls_ca_file = Some("/nonexistent/ca.pem".into());
+            }),
+            Err((
+                "cache.redis.tls_ca_file",
+                "/nonexistent/ca.pem: no such file".into()
+            ))
+        );
+        assert_eq!(
+            redis(|r| {
+                r.tls = true;
+                r.tls_ca_file = Some("Cargo.toml".into());
+            }),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn connection_timeouts_are_positive_and_idle_outlasts_a_request() {
+        assert_eq!(
+            check(|c| c.limits.header_timeout = Duration::ZERO),
+            Err(("limits.header_timeout", "must be positive".into()))
+        );
+        assert_eq!(
+            check(|c| c.limits.idle_timeout = Duration::from_secs(5)),
+            Err((
+                "limits.idle_timeout",
+                "idle_timeout (5s) must be at least request_timeout (15s)".into()
             ))
         );
     }

@@ -19,7 +19,9 @@ mod handlers;
 mod json;
 mod metrics;
 mod middleware;
-mod params;
+/// Query-string and pair-list parsing; public so the fuzz targets (`fuzz/`) can reach it.
+#[doc(hidden)]
+pub mod params;
 mod readiness;
 mod refresh;
 mod render;

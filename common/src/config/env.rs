@@ -20,6 +20,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("REDIS_USERNAME", "cache.redis.username"),
     ("REDIS_DB", "cache.redis.db"),
     ("REDIS_TLS", "cache.redis.tls"),
+    ("REDIS_TLS_CA_FILE", "cache.redis.tls_ca_file"),
     ("REDIS_TIMEOUT", "cache.redis.timeout"),
     ("CACHE_PREFIX", "business.cache_prefix"),
     ("SUPPORTED_PAIRS", "business.supported_pairs"),

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{
-    Client, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo, Script,
+    Client, ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, Script, TlsCertificates,
 };
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
@@ -74,7 +74,7 @@ impl RedisCache {
         token: &CancellationToken,
         tasks: &TaskTracker,
     ) -> anyhow::Result<RedisCache> {
-        let client = Client::open(connection_info(config)?)?;
+        let client = client(config)?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.timeout))
             .set_response_timeout(Some(config.timeout))
@@ -323,16 +323,23 @@ async fn probe_loop(inner: Arc<Inner>, token: CancellationToken) {
 
 /// `redis://` (or `rediss://`) connection details from the configuration, without building a
 /// URL (a password may contain any character).
-fn connection_info(config: &RedisConfig) -> anyhow::Result<ConnectionInfo> {
+/// The client for `cache.redis`: plain TCP, or TLS (`rediss://`) trusting the system's roots or
+/// `tls_ca_file`. Errors never include the password (it is only in the connection settings).
+fn client(config: &RedisConfig) -> anyhow::Result<Client> {
     let (host, port) = config
         .addr
         .rsplit_once(':')
         .and_then(|(h, p)| Some((h.trim_matches(['[', ']']).to_owned(), p.parse().ok()?)))
         .ok_or_else(|| anyhow::anyhow!("invalid redis addr {:?}", config.addr))?;
     let addr = if config.tls {
-        anyhow::bail!(
-            "cache.redis.tls is not supported by this build yet (REDIS_TLS); use a TLS proxy"
-        );
+        // rustls needs one process-wide provider when a build links several.
+        common::tls::install_default_provider();
+        ConnectionAddr::TcpTls {
+            host,
+            port,
+            insecure: false,
+            tls_params: None,
+        }
     } else {
         ConnectionAddr::Tcp(host, port)
     };
@@ -343,5 +350,18 @@ fn connection_info(config: &RedisConfig) -> anyhow::Result<ConnectionInfo> {
     if !config.password.is_empty() {
         redis = redis.set_password(config.password.expose());
     }
-    Ok(addr.into_connection_info()?.set_redis_settings(redis))
+    let info = addr.into_connection_info()?.set_redis_settings(redis);
+    match &config.tls_ca_file {
+        Some(path) if config.tls => {
+            let root_cert = std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("cache.redis.tls_ca_file {}: {e}", path.display()))?;
+            let certificates = TlsCertificates {
+                client_tls: None,
+                root_cert: Some(root_cert),
+            };
+            Client::build_with_tls(info, certificates)
+                .map_err(|e| anyhow::anyhow!("cache.redis.tls_ca_file {}: {e}", path.display()))
+        }
+        _ => Ok(Client::open(info)?),
+    }
 }
