@@ -160,11 +160,14 @@ impl Ingestor {
             kraken::rest::RestClient::new(&kraken, limiter.clone(), metrics.clone())
                 .context("building the HTTP client")?,
         );
+        // Refreshes in flight at shutdown finish with Kraken's answer; only the tasks'
+        // deadline below cuts them short.
+        let fetches = CancellationToken::new();
         let fetcher = Arc::new(fetch::Fetcher::new(
             rest,
             limiter,
             tracker.clone(),
-            tasks.clone(),
+            fetches.clone(),
         ));
 
         tracker.spawn(bus::watch(
@@ -243,6 +246,7 @@ impl Ingestor {
             .is_err()
         {
             tracing::warn!("some tasks did not stop in time");
+            fetches.cancel();
         }
         // With NATS down there is nothing to flush, and draining would only wait out the
         // whole budget for a server that is not there.
