@@ -35,17 +35,33 @@ pub async fn start(
     ready: WaitFor,
     cmd: Vec<String>,
 ) -> (ContainerAsync<GenericImage>, u16) {
+    start_with_files(image_var, default_image, port, ready, cmd, Vec::new()).await
+}
+
+/// The same, with `files` (`(path in the container, content)`) copied in before it starts:
+/// configuration, certificates and keys (mode 0644, readable by the server's user).
+pub async fn start_with_files(
+    image_var: &str,
+    default_image: &str,
+    port: u16,
+    ready: WaitFor,
+    cmd: Vec<String>,
+    files: Vec<(String, Vec<u8>)>,
+) -> (ContainerAsync<GenericImage>, u16) {
     let (name, tag) = image(image_var, default_image);
     // A port taken between choosing and binding makes start fail; try a few.
     let mut last_err = None;
     for _ in 0..5 {
         let host_port = free_port();
-        let request = GenericImage::new(&name, &tag)
+        let mut request = GenericImage::new(&name, &tag)
             .with_exposed_port(port.tcp())
             .with_wait_for(ready.clone())
             .with_mapped_port(host_port, port.tcp())
             .with_cmd(cmd.clone())
             .with_startup_timeout(Duration::from_secs(60));
+        for (path, content) in &files {
+            request = request.with_copy_to(path.as_str(), content.clone());
+        }
         match request.start().await {
             Ok(container) => return (container, host_port),
             Err(e) => last_err = Some(e),

@@ -10,7 +10,9 @@ mod redis;
 mod wait;
 
 pub mod ingestor;
+pub mod process;
 pub mod query_api;
+pub mod security;
 pub mod sim;
 
 pub use nats::TestNats;

@@ -4,3 +4,5 @@ mod docs;
 mod fixtures;
 mod ingestor;
 mod query_api;
+mod scenarios;
+mod security;

@@ -57,16 +57,27 @@ async fn a_late_replica_serves_every_pair_as_soon_as_it_is_ready() {
     let nats = TestNats::start().await;
     let prefix = unique_id();
     let (sim, _ingestor) = pipeline(&nats, &prefix).await;
-    // One trade per pair, seen by a first replica.
+    // One trade per pair at a price of our choosing, until a first replica serves exactly
+    // those: then nothing is in flight, and the last values are known.
     let first = start_query_api(test_config(&nats.url, &prefix, PAIRS)).await;
-    eventually(WAIT, "every pair traded and served", || async {
-        for pair in PAIRS {
-            sim.control().trade_now(pair, None).await.ok()?;
-        }
-        (first.get("/api/v1/ltp").await.status == 200).then_some(())
-    })
+    let chosen = ["65001.5", "3001.25", "0.61234"];
+    let expected: Vec<(String, String)> = PAIRS
+        .iter()
+        .zip(chosen)
+        .map(|(pair, price)| ((*pair).to_owned(), price.to_owned()))
+        .collect();
+    eventually(
+        WAIT,
+        "every pair traded at its chosen price and served",
+        || async {
+            for (pair, price) in PAIRS.iter().zip(chosen) {
+                sim.control().trade_now(pair, Some(price)).await.ok()?;
+            }
+            let reply = first.get("/api/v1/ltp").await;
+            (reply.status == 200 && reply.prices() == expected).then_some(())
+        },
+    )
     .await;
-    let expected = first.get("/api/v1/ltp").await.prices();
     // No trade from here on: the late replica has only the last values to go by.
     let started = Instant::now();
     let late = start_query_api(test_config(&nats.url, &prefix, PAIRS)).await;
