@@ -1,0 +1,141 @@
+# Shared by bench/run.sh and bench/ab.sh (sourced, not run): tools, process management, the
+# services' environment, and wrk runs recorded as JSON lines in $RESULTS. Expects ROOT, BIN,
+# OUT, WORK, RESULTS, CONNS, DURATION, NPAIRS and the *_PORT variables to be set.
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# --- tools --------------------------------------------------------------------------------
+need() { # command package
+  command -v "$1" >/dev/null 2>&1 && return
+  log "installing $2"
+  if [ -z "${APT_UPDATED:-}" ]; then apt-get update -qq; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+}
+need wrk wrk
+need nats-server nats-server
+need redis-server redis-server
+need redis-cli redis-tools
+need curl curl
+need python3 python3
+need ss iproute2
+[ -x /usr/sbin/nats-server ] && PATH=$PATH:/usr/sbin
+
+
+# The first $NPAIRS markets of the built-in table (the ones every binary accepts).
+PAIRS=$(grep -oE 'market!\("[A-Z0-9]+" / "[A-Z0-9]+"' "$ROOT/common/src/markets.rs" |
+  sed -E 's/market!\("([A-Z0-9]+)" \/ "([A-Z0-9]+)"/\1\/\2/' | head -n "$NPAIRS" | paste -sd, -)
+
+# --- processes ------------------------------------------------------------------------------
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_free() { ! ss -ltn | grep -q ":$1 "; }
+for port in $NATS_PORT $NATS_MON $SIM_PORT $ING_PORT $REDIS_PORT $QA_MEM $QA_REDIS $QA_COLD $BASE_PORT; do
+  for _ in $(seq 50); do port_free "$port" && break; sleep 0.2; done
+  port_free "$port" || { log "port $port is busy"; exit 1; }
+done
+
+wait_http() { # url [seconds]
+  local deadline=$((SECONDS + ${2:-30}))
+  until curl -sf -o /dev/null "$1"; do
+    [ $SECONDS -lt $deadline ] || { log "timed out waiting for $1"; return 1; }
+    sleep 0.1
+  done
+}
+
+start() { # name command...  (stdout+stderr to $OUT/logs/name.log; pid in $LAST_PID)
+  local name=$1; shift
+  mkdir -p "$OUT/logs"
+  "$@" >"$OUT/logs/$name.log" 2>&1 &
+  LAST_PID=$!
+  PIDS+=("$LAST_PID")
+}
+
+stop() { # pid
+  kill -TERM "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+# Common environment of the services: the benchmark's pairs and ports, defaults otherwise.
+# Rate limiting is off: every request comes from one client address, which the default bucket
+# (100 burst, 10/s) would answer with 429 after a tenth of a second.
+svc_env=(
+  NATS_URL=nats://127.0.0.1:$NATS_PORT SUPPORTED_PAIRS=$PAIRS RATE_LIMIT_ENABLED=false
+  KRAKEN_WS_URL=ws://127.0.0.1:$SIM_PORT/v2 KRAKEN_REST_URL=http://127.0.0.1:$SIM_PORT
+  INGESTOR_PORT=$ING_PORT REDIS_ADDR=127.0.0.1:$REDIS_PORT
+)
+
+start_bus() {
+  rm -rf "$WORK/js"
+  start nats nats-server -a 127.0.0.1 -p $NATS_PORT -m $NATS_MON -js -sd "$WORK/js"
+  NATS_PID=$LAST_PID
+  wait_http "http://127.0.0.1:$NATS_MON/healthz"
+}
+
+start_sim() { # extra simulator flags...
+  start sim "$BIN/kraken-sim" --port $SIM_PORT --pairs "$PAIRS" --log-level warn "$@"
+  SIM_PID=$LAST_PID
+  wait_http "http://127.0.0.1:$SIM_PORT/health"
+}
+
+start_ingestor() {
+  start ingestor env "${svc_env[@]}" "$BIN/ingestor"
+  ING_PID=$LAST_PID
+  wait_http "http://127.0.0.1:$ING_PORT/ready" 30
+}
+
+start_query_api() { # name port backend [binary]; $QA_ENV: extra VAR=value words
+  # shellcheck disable=SC2086
+  start "$1" env "${svc_env[@]}" PORT="$2" CACHE_BACKEND="$3" ${QA_ENV:-} "${4:-$BIN/query-api}"
+  LAST_QA=$LAST_PID
+  wait_http "http://127.0.0.1:$2/ready" 30
+  wait_http "http://127.0.0.1:$2/api/v1/ltp" 30   # 200 = every pair has a fresh price
+}
+
+record() { # json object
+  echo "$1" >> "$RESULTS"
+}
+
+# wrk: closed-loop maximum throughput. 2 threads (one per core), $CONNS connections.
+wrk_run() { # case url round
+  local case=$1 url=$2 round=$3 raw="$OUT/raw/wrk-$1-$3.txt"
+  mkdir -p "$OUT/raw"
+  wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency "$url" > "$raw"
+  python3 - "$case" "$round" "$raw" >> "$RESULTS" <<'PY'
+import json, re, sys
+case, rnd, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+text = open(path).read()
+def num(pattern, default=0.0):
+    m = re.search(pattern, text)
+    return float(m.group(1)) if m else default
+def lat(label):
+    m = re.search(r"^\s+" + label + r"%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+    if not m: return None
+    return float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
+print(json.dumps({"kind": "wrk", "case": case, "round": rnd,
+  "rps": num(r"Requests/sec:\s+([\d.]+)"), "requests": int(num(r"(\d+) requests in")),
+  "non_2xx": int(num(r"Non-2xx or 3xx responses:\s+(\d+)")),
+  "errors": int(sum(float(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))),
+  "p50_us": lat("50"), "p99_us": lat("99")}))
+PY
+  log "wrk $case round $round: $(grep Requests/sec "$raw" | awk '{print $2}') req/s"
+}
+
+median_rps() { # case
+  python3 - "$1" "$RESULTS" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+v = [r["rps"] for r in rows if r.get("kind") == "wrk" and r["case"] == sys.argv[1]]
+print(int(statistics.median(v)) if v else 0)
+PY
+}
+
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+

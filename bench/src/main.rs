@@ -1,0 +1,63 @@
+//! `ltp-bench`: the small tools `bench/run.sh` needs beside wrk.
+//!
+//! * `serve` — the baseline: a minimal hyper server answering every request with one captured
+//!   response (status, headers and body of a real `GET /api/v1/ltp?pair=BTC/USD`).
+//! * `load` — an open-loop, fixed-rate load generator whose latencies are measured from each
+//!   request's *intended* send time, so a stall is charged to every request it delayed
+//!   (no coordinated omission).
+//! * `tick` — tick-to-API latency: the simulator trades a unique price, a poller hammers the API
+//!   until the price is visible, and the delay is measured against the update's own timestamp.
+//! * `coldstart` — time from spawning a query-api process to its first answer with every
+//!   configured pair.
+//!
+//! Every tool prints one JSON object on stdout, for the script to tabulate.
+
+mod client;
+mod coldstart;
+mod load;
+mod serve;
+mod stats;
+mod tick;
+
+use clap::{Parser, Subcommand};
+
+/// Benchmark helpers for ltp (see bench/run.sh and docs/benchmarks.md).
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve one captured HTTP response to every request (the baseline server).
+    Serve(serve::Args),
+    /// Fixed-rate load with latency from the intended send time.
+    Load(load::Args),
+    /// Tick-to-API latency through simulator, ingestor, NATS and query-api.
+    Tick(tick::Args),
+    /// Time from process start until a new query-api serves every pair.
+    Coldstart(coldstart::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // Two workers, like the services under test on this two-core machine.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await.map(|()| serde_json::Value::Null),
+            Command::Load(args) => load::run(args).await,
+            Command::Tick(args) => tick::run(args).await,
+            Command::Coldstart(args) => coldstart::run(args).await,
+        }
+    })?;
+    if !result.is_null() {
+        println!("{result}");
+    }
+    Ok(())
+}
