@@ -1,0 +1,6 @@
+//! libFuzzer entry point for [`ltp_fuzz::price_decode`]; the checks live in the library so the
+//! proptest fallback runs exactly the same code.
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ltp_fuzz::price_decode(data));
