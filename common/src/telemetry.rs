@@ -23,10 +23,21 @@ static WRITER: Mutex<Option<WorkerGuard>> = Mutex::new(None);
 /// Bytes the writer thread gathers before writing, when lines arrive faster than it writes.
 const WRITE_BUFFER: usize = 64 * 1024;
 
+/// Dependencies whose debug and trace events print credentials (async-nats shows the server URL
+/// with its password and the CONNECT fields), held at `info` whatever `LOG_LEVEL` says. Only an
+/// explicit `RUST_LOG` lifts this, for debugging by someone who may see the secrets anyway.
+const CREDENTIAL_LEAKING_TARGETS: &[&str] = &["async_nats=info"];
+
+/// The filter for a configured level: that level for everything, except the targets above.
+fn level_filter(level: &str) -> EnvFilter {
+    let mut directives = vec![level.trim().to_ascii_lowercase()];
+    directives.extend(CREDENTIAL_LEAKING_TARGETS.iter().map(|d| (*d).to_owned()));
+    EnvFilter::new(directives.join(","))
+}
+
 /// Installs the global subscriber. Calling it again (tests) is harmless: the first one stays.
 pub fn init(logging: &LoggingConfig) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(logging.level.trim().to_ascii_lowercase()));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| level_filter(&logging.level));
     let (writer, guard) = NonBlockingBuilder::default()
         .lossy(false)
         .thread_name("log-writer")
@@ -57,4 +68,16 @@ pub fn init(logging: &LoggingConfig) {
 pub fn flush() {
     let guard = WRITER.lock().ok().and_then(|mut slot| slot.take());
     drop(guard);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::level_filter;
+
+    #[test]
+    fn credential_leaking_targets_stay_at_info() {
+        let shown = level_filter(" TRACE ").to_string();
+        assert!(shown.contains("trace"), "{shown}");
+        assert!(shown.contains("async_nats=info"), "{shown}");
+    }
 }

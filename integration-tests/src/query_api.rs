@@ -114,7 +114,7 @@ impl RunningQueryApi {
             .get(self.url(path))
             .send()
             .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+            .unwrap_or_else(|e| panic!("GET {}: {e}", shown(path)));
         read(res).await
     }
 
@@ -125,7 +125,7 @@ impl RunningQueryApi {
             .post(self.url(path))
             .send()
             .await
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+            .unwrap_or_else(|e| panic!("POST {}: {e}", shown(path)));
         read(res).await
     }
 
@@ -236,5 +236,13 @@ impl Publisher {
             })
             .await
             .expect("create last-value stream");
+    }
+}
+
+/// `path` cut to a readable length for failure messages (hostile tests send 60 KB targets).
+fn shown(path: &str) -> String {
+    match path.char_indices().nth(160) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &path[..cut], path.len()),
+        None => path.to_owned(),
     }
 }

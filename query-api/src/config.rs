@@ -251,6 +251,9 @@ pub struct LimitsConfig {
     pub idle_timeout: Duration,
 }
 
+/// The longest request target hyper accepts (its `MAX_URI_LEN`).
+pub const MAX_URL_BYTES: u32 = 65_534;
+
 impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
@@ -436,6 +439,16 @@ impl Config {
             return Err(Invalid::new(
                 "limits.max_url_bytes",
                 format!("max_url_bytes too small: {}, minimum 256", l.max_url_bytes),
+            ));
+        }
+        // hyper answers 414 itself past this, whatever is configured.
+        if l.max_url_bytes > MAX_URL_BYTES {
+            return Err(Invalid::new(
+                "limits.max_url_bytes",
+                format!(
+                    "max_url_bytes too large: {}, maximum {MAX_URL_BYTES}",
+                    l.max_url_bytes
+                ),
             ));
         }
         if l.max_header_bytes < 1024 {

@@ -35,7 +35,7 @@ use common::config::{Invalid, LoggingConfig};
 pub use app::{QueryApi, run};
 pub use config::{
     AccessLogConfig, AccessLogLevel, AuthConfig, CacheBackend, CacheConfig, Config, CorsConfig,
-    LimitsConfig, RateLimitConfig, RedisConfig, parse_cidr,
+    LimitsConfig, MAX_URL_BYTES, RateLimitConfig, RedisConfig, parse_cidr,
 };
 pub use consumer::offer;
 pub use error::ApiError;

@@ -200,7 +200,7 @@ async fn ten_thousand_pairs_are_refused_quickly() {
     // Short elements, so the URL stays within what an HTTP client can send (64 KiB).
     let list = vec!["X/Y"; 10_000].join(",");
     let mut config = config();
-    config.limits.max_url_bytes = 1 << 20;
+    config.limits.max_url_bytes = query_api::MAX_URL_BYTES;
     config.limits.max_header_bytes = 1 << 20;
     let big = App::new(config);
     let reply = big.get(&format!("/api/v1/ltp?pair={list}")).await;

@@ -30,8 +30,10 @@ async fn api_on(
 
 /// Publishes a BTC/USD price and waits until `api` serves it from Redis.
 async fn serves_from_redis(nats: &TestNats, prefix: &str, api: &RunningQueryApi) {
-    api.wait_ready(WAIT).await;
     let publisher = Publisher::new(nats.client().await, prefix);
+    // An (empty) last-value stream lets the warm-up finish without an ingestor.
+    publisher.create_last_value_stream().await;
+    api.wait_ready(WAIT).await;
     let msg = price_message("BTC/USD", "61234.5", Duration::ZERO);
     eventually(WAIT, "the price served from Redis", || async {
         publisher.publish(&msg, Encoding::Json).await;
