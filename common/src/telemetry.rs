@@ -9,7 +9,7 @@
 //! Nothing is dropped: when the queue (128 000 lines) is full, the logging thread waits, as it
 //! did when it wrote itself. Binaries call [`flush`] before exiting so the last lines are out.
 
-use std::io::BufWriter;
+use std::io::{BufWriter, IsTerminal};
 use std::sync::Mutex;
 
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
@@ -30,8 +30,12 @@ const CREDENTIAL_LEAKING_TARGETS: &[&str] = &["async_nats=info"];
 
 /// The filter for a configured level: that level for everything, except the targets above.
 fn level_filter(level: &str) -> EnvFilter {
-    let mut directives = vec![level.trim().to_ascii_lowercase()];
-    directives.extend(CREDENTIAL_LEAKING_TARGETS.iter().map(|d| (*d).to_owned()));
+    let level = level.trim().to_ascii_lowercase();
+    let mut directives = vec![level.clone()];
+    // Only ever lowers them: at `warn` they stay at `warn`.
+    if matches!(level.as_str(), "debug" | "trace") {
+        directives.extend(CREDENTIAL_LEAKING_TARGETS.iter().map(|d| (*d).to_owned()));
+    }
     EnvFilter::new(directives.join(","))
 }
 
@@ -45,6 +49,8 @@ pub fn init(logging: &LoggingConfig) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(true)
+        // Colour codes only for a terminal: in files and log collectors they are noise.
+        .with_ansi(std::io::stdout().is_terminal())
         .with_writer(writer);
     let installed = match logging.format {
         LogFormat::Json => builder
@@ -79,5 +85,7 @@ mod tests {
         let shown = level_filter(" TRACE ").to_string();
         assert!(shown.contains("trace"), "{shown}");
         assert!(shown.contains("async_nats=info"), "{shown}");
+        let quiet = level_filter("warn").to_string();
+        assert!(!quiet.contains("async_nats"), "{quiet}");
     }
 }

@@ -17,6 +17,7 @@ use integration_tests::{TestNats, eventually, unique_id};
 const PAIRS: &[&str] = &["BTC/USD", "ETH/USD", "XRP/USD"];
 const WAIT: Duration = Duration::from_secs(20);
 
+mod config_keys;
 mod end_to_end;
 mod hostile;
 mod redis_cache;

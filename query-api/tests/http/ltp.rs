@@ -239,3 +239,23 @@ async fn cached_lists_every_fresh_price_sorted() {
     let head = app.send(TestClient::head(url("/api/v1/ltp/cached"))).await;
     assert_eq!((head.status, head.body.as_str()), (200, ""));
 }
+
+#[tokio::test]
+async fn the_configured_pair_limit_applies_to_reads_and_refreshes() {
+    let mut c = config();
+    c.limits.max_pairs = 2;
+    let app = App::new(c);
+    app.publish(fresh("BTC/USD", "60000"));
+    app.publish(fresh("ETH/USD", "3000"));
+    let two = app.get("/api/v1/ltp?pair=BTC/USD,ETH/USD").await;
+    assert_eq!(two.status, 200, "{}", two.body);
+    let three = app.get("/api/v1/ltp?pair=BTC/USD,ETH/USD,XRP/USD").await;
+    assert_eq!(three.status, 400, "{}", three.body);
+    assert_eq!(three.json()["message"], "too many pairs: 3 (maximum 2)");
+    let refresh = app
+        .send(TestClient::post(url(
+            "/api/v1/ltp/refresh?pairs=BTC/USD,ETH/USD,XRP/USD",
+        )))
+        .await;
+    assert_eq!(refresh.status, 400, "{}", refresh.body);
+}

@@ -296,3 +296,26 @@ async fn oversized_urls_get_414_and_oversized_headers_431() {
     assert_eq!(reply.status, 431);
     assert_eq!(reply.json()["error"], "HEADERS_TOO_LARGE");
 }
+
+#[tokio::test]
+async fn configured_cors_methods_and_headers_are_the_ones_announced() {
+    let mut c = config();
+    c.cors.allowed_methods = vec!["GET".into(), "HEAD".into()];
+    c.cors.allowed_headers = vec!["X-Custom-Key".into()];
+    let app = App::new(c);
+    let preflight = app
+        .send(
+            TestClient::options(url("/api/v1/ltp"))
+                .add_header("origin", "https://example.com", true)
+                .add_header("access-control-request-method", "GET", true),
+        )
+        .await;
+    assert_eq!(
+        preflight.header("access-control-allow-methods"),
+        Some("GET, HEAD")
+    );
+    assert_eq!(
+        preflight.header("access-control-allow-headers"),
+        Some("X-Custom-Key")
+    );
+}
