@@ -52,11 +52,10 @@ async fn redis_down_gives_fast_per_pair_errors_and_everything_recovers_without_r
     let nats = TestNats::start().await;
     let redis = TestRedis::container(&[]).await;
     let prefix = unique_id();
-    let api = start_query_api(with_redis(
-        test_config(&nats.url, &prefix, PAIRS),
-        &redis.addr,
-    ))
-    .await;
+    let mut config = with_redis(test_config(&nats.url, &prefix, PAIRS), &redis.addr);
+    // A round-trip bound far above the 1 s asserted below: answers must not wait for it.
+    config.cache.redis.timeout = Duration::from_secs(3);
+    let api = start_query_api(config).await;
     let publisher = Publisher::new(nats.client().await, &prefix);
     publisher.create_last_value_stream().await;
     publish_all(&publisher).await;
@@ -79,7 +78,7 @@ async fn redis_down_gives_fast_per_pair_errors_and_everything_recovers_without_r
         let reply = api.get("/api/v1/ltp?pair=BTC/USD").await;
         assert_eq!(reply.status, 503);
         assert!(
-            started.elapsed() < Duration::from_millis(250),
+            started.elapsed() < Duration::from_secs(1),
             "took {:?}",
             started.elapsed()
         );
