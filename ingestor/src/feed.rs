@@ -240,6 +240,16 @@ impl Feed {
         }
     }
 
+    /// The socket was closed because the ingestor is stopping: reported as a disconnect, but
+    /// no pair "falls back" to a REST poller that is stopping too.
+    pub fn on_shutdown(&self, reason: &str) {
+        if self.socket.up.swap(false, Ordering::AcqRel) {
+            self.metrics.ws_connected.set(0);
+            self.status
+                .emit(FeedEvent::Disconnected, None, Some(reason.to_owned()));
+        }
+    }
+
     /// Kraken rejected the subscription of `pair`: REST serves it.
     pub async fn on_rejected(&self, pair: Pair, error: &str) {
         let Some(slot) = self.slot(pair) else {

@@ -62,8 +62,18 @@ impl StatusSender {
             pair,
             reason,
         };
-        if self.tx.try_send(msg).is_err() {
-            tracing::warn!(event = name, "status queue full: event not published");
+        match self.tx.try_send(msg) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(event = name, "status queue full: event not published");
+            }
+            // The publisher has stopped: the ingestor is shutting down.
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::debug!(
+                    event = name,
+                    "status publisher stopped: event not published"
+                );
+            }
         }
     }
 }

@@ -131,10 +131,11 @@ pub async fn run(
             "lost"
         };
         metrics.ws_disconnects.with_label_values(&[kind]).inc();
-        feed.on_socket_down(&end.reason).await;
         if end.shutdown {
+            feed.on_shutdown(&end.reason);
             return;
         }
+        feed.on_socket_down(&end.reason).await;
         tracing::warn!(reason = %end.reason, "kraken websocket ended");
         if started.elapsed() >= HEALTHY_AFTER {
             backoff.reset();
