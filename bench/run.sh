@@ -71,21 +71,22 @@ if has_stage http || has_stage profile || has_stage fixed || has_stage tick || h
   # The baseline answers exactly what query-api answered for one pair.
   curl -si "$MEM1" > "$OUT/response.raw"
   start baseline "$BIN/ltp-bench" serve --addr 127.0.0.1:$BASE_PORT --response "$OUT/response.raw"
+  BASE_PID=$LAST_PID
   wait_http "$BASE"
 fi
 
 if has_stage http; then
   # Interleaved rounds, so a noisy neighbour hurts every case alike.
   for round in $(seq "$ROUNDS"); do
-    wrk_run baseline "$BASE" "$round"
-    wrk_run memory-single "$MEM1" "$round"
-    wrk_run memory-all "$MEMALL" "$round"
+    wrk_run baseline "$BASE" "$round" "$BASE_PID"
+    wrk_run memory-single "$MEM1" "$round" "$QA_MEM_PID"
+    wrk_run memory-all "$MEMALL" "$round" "$QA_MEM_PID"
     before=$(redis-cli -p $REDIS_PORT info commandstats | awk -F'[=,]' '/^cmdstat_mget:/ {print $2}')
-    wrk_run redis-single "$RED1" "$round"
+    wrk_run redis-single "$RED1" "$round" "$QA_REDIS_PID"
     after=$(redis-cli -p $REDIS_PORT info commandstats | awk -F'[=,]' '/^cmdstat_mget:/ {print $2}')
     requests=$(tail -n1 "$RESULTS" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
     record "{\"kind\":\"redis-roundtrips\",\"round\":$round,\"mget_calls\":$(( ${after:-0} - ${before:-0} )),\"requests\":$requests}"
-    wrk_run redis-all "$REDALL" "$round"
+    wrk_run redis-all "$REDALL" "$round" "$QA_REDIS_PID"
   done
   record "{\"kind\":\"rss\",\"process\":\"query-api (memory)\",\"rss_kb\":$(rss_kb "$QA_MEM_PID"),\"hwm_kb\":$(hwm_kb "$QA_MEM_PID")}"
   record "{\"kind\":\"rss\",\"process\":\"query-api (redis)\",\"rss_kb\":$(rss_kb "$QA_REDIS_PID"),\"hwm_kb\":$(hwm_kb "$QA_REDIS_PID")}"
@@ -107,6 +108,11 @@ if has_stage profile; then
       > "$OUT/raw/perf-$case.txt"
     perf report -i "$WORK/perf-$case.data" --no-children --sort dso --stdio -g none \
       2>/dev/null | grep -v '^#' | grep -v '^$' >> "$OUT/raw/perf-$case.txt"
+    # Self time per symbol: where the cycles are actually spent.
+    perf report -i "$WORK/perf-$case.data" --no-children --sort symbol --percent-limit 0.3 \
+      --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | cut -c1-160 \
+      > "$OUT/raw/perf-self-$case.txt"
+    [ -n "${KEEP_PERF:-}" ] && cp "$WORK/perf-$case.data" "$OUT/raw/"
     log "profile $case: $OUT/raw/perf-$case.txt"
   done
 fi
@@ -161,13 +167,9 @@ if has_stage cold; then
 fi
 
 # Stop the serving stack before the ingestor capacity run, which needs the whole machine.
-for pid in ${QA_MEM_PID:-} ${QA_REDIS_PID:-} ${ING_PID:-} ${SIM_PID:-} ${REDIS_PID:-} ${NATS_PID:-}; do
+for pid in ${QA_MEM_PID:-} ${QA_REDIS_PID:-} ${BASE_PID:-} ${ING_PID:-} ${SIM_PID:-} ${REDIS_PID:-} ${NATS_PID:-}; do
   stop "$pid"
 done
-pkill_baseline() { for pid in "${PIDS[@]}"; do
-  if [ -e "/proc/$pid" ] && grep -q ltp-bench "/proc/$pid/cmdline" 2>/dev/null; then stop "$pid"; fi
-done; }
-pkill_baseline
 
 # --- ingestor capacity: one socket at $INGEST_RATE msg/s into NATS (JetStream on, the default) --
 if has_stage ingest; then
