@@ -142,4 +142,17 @@ for case in ["memory-single", "baseline"]:
     v = [r["latency"]["p99_us"] for r in of("fixed", case)]
     if v:
         p(f"| fixed-rate p99 {case} | {', '.join(fmt_us(x) for x in v)} | | |")
+sweep = of("sweep")
+if sweep:
+    p("")
+    p("Fixed-rate latency by rate (latency from the intended send time):")
+    p("")
+    p("| rate | query-api p50 | query-api p99 | baseline p50 | baseline p99 |")
+    p("|---|---|---|---|---|")
+    for rate in sorted({r["target_rate"] for r in sweep}):
+        q = [r for r in sweep if r["target_rate"] == rate and r["case"] == "memory-single"]
+        b = [r for r in sweep if r["target_rate"] == rate and r["case"] == "baseline"]
+        cell = lambda rs, k: fmt_us(rs[0]["latency"][k]) if rs else "–"
+        p(f"| {rate:,.0f} req/s | {cell(q, 'p50_us')} | {cell(q, 'p99_us')} | "
+          f"{cell(b, 'p50_us')} | {cell(b, 'p99_us')} |")
 print("\n".join(out))

@@ -6,7 +6,7 @@
 #
 #   bench/run.sh                       # everything, 3 rounds (about 12 minutes)
 #   ROUNDS=1 DURATION=5 bench/run.sh   # quick look
-#   STAGES="http fixed" bench/run.sh   # some stages only: http fixed tick cold ingest
+#   STAGES="http fixed" bench/run.sh   # some stages only: http fixed sweep tick cold ingest
 #
 # Results go to $OUT (default bench/results/<UTC time>/): results.jsonl (one object per
 # measurement), raw tool output, service logs, and table.md (printed at the end).
@@ -23,9 +23,11 @@ CONNS=${CONNS:-50}             # keep-alive connections, the same for every serv
 UPDATES=${UPDATES:-10000}      # tick-to-API updates
 INGEST_RATE=${INGEST_RATE:-100000}     # simulator ticker messages per second for the ingestor
 NPAIRS=${NPAIRS:-50}           # pairs configured everywhere
-STAGES=${STAGES:-"http fixed tick cold ingest"}   # also: profile (perf, not by default)
+STAGES=${STAGES:-"http fixed sweep tick cold ingest"}   # also: profile (perf, not by default)
+SWEEP_RATES=${SWEEP_RATES:-"1000 5000 10000"}   # fixed rates of the latency sweep
+SWEEP_DURATION=${SWEEP_DURATION:-10}
 OUT=${OUT:-$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
-mkdir -p "$OUT"
+mkdir -p "$OUT/raw"
 OUT=$(cd "$OUT" && pwd)
 WORK=$(mktemp -d /tmp/ltp-bench.XXXXXX)
 RESULTS=$OUT/results.jsonl
@@ -58,7 +60,8 @@ print(json.dumps({"kind":"machine","cpu":cpu[0] if cpu else "?","cores":os.cpu_c
 
 # --- the serving stack: NATS, simulator (every pair trades once a second), ingestor, Redis,
 # --- query-api with memory and with Redis cache, baseline --------------------------------------
-if has_stage http || has_stage profile || has_stage fixed || has_stage tick || has_stage cold; then
+if has_stage http || has_stage profile || has_stage fixed || has_stage sweep || has_stage tick ||
+  has_stage cold; then
   log "starting NATS, simulator, ingestor, Redis and two query-apis ($NPAIRS pairs)"
   start_bus
   start_sim --interval 1s
@@ -136,6 +139,21 @@ if has_stage fixed; then
     done
   done
   record "{\"kind\":\"rss\",\"process\":\"query-api (memory)\",\"rss_kb\":$(rss_kb "$QA_MEM_PID"),\"hwm_kb\":$(hwm_kb "$QA_MEM_PID")}"
+fi
+
+if has_stage sweep; then
+  # Where p99 <= 1 ms holds on this machine: the same fixed-rate load at lower rates, for
+  # query-api and the baseline alike.
+  for rate in $SWEEP_RATES; do
+    for case in memory-single baseline; do
+      url=$MEM1; [ "$case" = baseline ] && url=$BASE
+      "$BIN/ltp-bench" load --url "$url" --rate "$rate" --connections "$CONNS" \
+        --duration "$SWEEP_DURATION" --warmup 2 > "$OUT/raw/sweep-$case-$rate.json"
+      python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d.update(kind="sweep",case=sys.argv[2]); print(json.dumps(d))' \
+        "$OUT/raw/sweep-$case-$rate.json" "$case" >> "$RESULTS"
+      log "sweep $case $rate req/s: p99 $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["latency"]["p99_us"])' "$OUT/raw/sweep-$case-$rate.json") us"
+    done
+  done
 fi
 
 if has_stage tick; then
