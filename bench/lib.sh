@@ -30,6 +30,12 @@ cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$WORK"
+  # The access log writes a line per request (GBs per run): keep the start and the end.
+  for f in "$OUT"/logs/*.log; do
+    [ -f "$f" ] && [ "$(stat -c %s "$f")" -gt 10000000 ] || continue
+    { head -n 200 "$f"; echo "... (truncated by bench/lib.sh)"; tail -n 200 "$f"; } > "$f.cut"
+    mv "$f.cut" "$f"
+  done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
