@@ -30,12 +30,12 @@ source "$ROOT/bench/lib.sh"
 start_bus
 start_sim --interval 1s
 start_ingestor
-QA_ENV=${A_ENV:-} start_query_api qa-a $QA_MEM memory "$A_BIN"
-QA_ENV=${B_ENV:-} start_query_api qa-b $QA_REDIS memory "$B_BIN"
+QA_ENV=${A_ENV:-} start_query_api qa-a $QA_MEM memory "$A_BIN"; A_PID=$LAST_QA
+QA_ENV=${B_ENV:-} start_query_api qa-b $QA_REDIS memory "$B_BIN"; B_PID=$LAST_QA
 for round in $(seq "$ROUNDS"); do
   for path in $PATHS; do
-    wrk_run "A $path" "http://127.0.0.1:$QA_MEM$path" "$round"
-    wrk_run "B $path" "http://127.0.0.1:$QA_REDIS$path" "$round"
+    wrk_run "A $path" "http://127.0.0.1:$QA_MEM$path" "$round" "$A_PID"
+    wrk_run "B $path" "http://127.0.0.1:$QA_REDIS$path" "$round" "$B_PID"
   done
 done
 python3 - "$RESULTS" "$PATHS" <<'PY'
@@ -47,4 +47,7 @@ for path in sys.argv[2].split():
     ma, mb = statistics.median(a), statistics.median(b)
     print(f"{path}: A {ma:,.0f} req/s, B {mb:,.0f} req/s, change {100 * (mb - ma) / ma:+.1f} %"
           f"  (A rounds {', '.join(f'{x:,.0f}' for x in a)}; B rounds {', '.join(f'{x:,.0f}' for x in b)})")
+    ca = statistics.median(r["cpu_us_per_req"] for r in rows if r.get("case") == "A " + path)
+    cb = statistics.median(r["cpu_us_per_req"] for r in rows if r.get("case") == "B " + path)
+    print(f"{path}: CPU per request A {ca:.1f} us, B {cb:.1f} us, change {100 * (cb - ca) / ca:+.1f} %")
 PY

@@ -30,6 +30,12 @@ cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$WORK"
+  # The access log writes a line per request (GBs per run): keep the start and the end.
+  for f in "$OUT"/logs/*.log; do
+    [ -f "$f" ] && [ "$(stat -c %s "$f")" -gt 10000000 ] || continue
+    { head -n 200 "$f"; echo "... (truncated by bench/lib.sh)"; tail -n 200 "$f"; } > "$f.cut"
+    mv "$f.cut" "$f"
+  done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -102,13 +108,19 @@ record() { # json object
 }
 
 # wrk: closed-loop maximum throughput. 2 threads (one per core), $CONNS connections.
-wrk_run() { # case url round
-  local case=$1 url=$2 round=$3 raw="$OUT/raw/wrk-$1-$3.txt"
+# With the server's pid, also the server's CPU time per request (user + system, all threads):
+# on a shared machine this moves far less than req/s, which depends on what else is running.
+wrk_run() { # case url round [server pid]
+  local case=$1 url=$2 round=$3 pid=${4:-} raw c0=0 c1=0
+  raw="$OUT/raw/wrk-$(printf '%s' "$1" | tr -c 'A-Za-z0-9_.-' '_')-$3.txt"   # case may hold a path
   mkdir -p "$OUT/raw"
+  [ -n "$pid" ] && c0=$(cpu_ticks "$pid")
   wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency "$url" > "$raw"
-  python3 - "$case" "$round" "$raw" >> "$RESULTS" <<'PY'
+  [ -n "$pid" ] && c1=$(cpu_ticks "$pid")
+  python3 - "$case" "$round" "$raw" "$((c1 - c0))" "$(getconf CLK_TCK)" >> "$RESULTS" <<'PY'
 import json, re, sys
 case, rnd, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+ticks, tck = int(sys.argv[4]), int(sys.argv[5])
 text = open(path).read()
 def num(pattern, default=0.0):
     m = re.search(pattern, text)
@@ -121,9 +133,11 @@ print(json.dumps({"kind": "wrk", "case": case, "round": rnd,
   "rps": num(r"Requests/sec:\s+([\d.]+)"), "requests": int(num(r"(\d+) requests in")),
   "non_2xx": int(num(r"Non-2xx or 3xx responses:\s+(\d+)")),
   "errors": int(sum(float(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))),
-  "p50_us": lat("50"), "p99_us": lat("99")}))
+  "p50_us": lat("50"), "p99_us": lat("99"),
+  "cpu_us_per_req": (1e6 * ticks / tck / max(1, num(r"(\d+) requests in"))) if ticks else None}))
 PY
-  log "wrk $case round $round: $(grep Requests/sec "$raw" | awk '{print $2}') req/s"
+  log "wrk $case round $round: $(grep Requests/sec "$raw" | awk '{print $2}') req/s$(
+    [ -n "$pid" ] && tail -n1 "$RESULTS" | python3 -c 'import json,sys; print(", %.1f us CPU/req" % json.load(sys.stdin)["cpu_us_per_req"])')"
 }
 
 median_rps() { # case

@@ -129,15 +129,30 @@ p("| 8 | the seed's published figures | | | | beside ours | p95 1.1 ms at ≈14 
 p("")
 p("Every round (req/s for wrk; p99 for fixed rate):")
 p("")
-p("| case | rounds | spread |")
-p("|---|---|---|")
+p("| case | rounds | spread | server CPU per request (median) |")
+p("|---|---|---|---|")
 for case in ["baseline", "memory-single", "memory-all", "redis-single", "redis-all"]:
     v = [r["rps"] for r in of("wrk", case)]
     if v:
         spread = 100 * (max(v) - min(v)) / statistics.median(v)
-        p(f"| wrk {case} | {', '.join(f'{x:,.0f}' for x in v)} | {spread:.0f} % |")
+        cpu = med([r.get("cpu_us_per_req") for r in of("wrk", case)])
+        cpu_s = "–" if cpu is None else f"{cpu:.1f} µs"
+        p(f"| wrk {case} | {', '.join(f'{x:,.0f}' for x in v)} | {spread:.0f} % | {cpu_s} |")
 for case in ["memory-single", "baseline"]:
     v = [r["latency"]["p99_us"] for r in of("fixed", case)]
     if v:
-        p(f"| fixed-rate p99 {case} | {', '.join(fmt_us(x) for x in v)} | |")
+        p(f"| fixed-rate p99 {case} | {', '.join(fmt_us(x) for x in v)} | | |")
+sweep = of("sweep")
+if sweep:
+    p("")
+    p("Fixed-rate latency by rate (latency from the intended send time):")
+    p("")
+    p("| rate | query-api p50 | query-api p99 | baseline p50 | baseline p99 |")
+    p("|---|---|---|---|---|")
+    for rate in sorted({r["target_rate"] for r in sweep}):
+        q = [r for r in sweep if r["target_rate"] == rate and r["case"] == "memory-single"]
+        b = [r for r in sweep if r["target_rate"] == rate and r["case"] == "baseline"]
+        cell = lambda rs, k: fmt_us(rs[0]["latency"][k]) if rs else "–"
+        p(f"| {rate:,.0f} req/s | {cell(q, 'p50_us')} | {cell(q, 'p99_us')} | "
+          f"{cell(b, 'p50_us')} | {cell(b, 'p99_us')} |")
 print("\n".join(out))

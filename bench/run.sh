@@ -6,7 +6,7 @@
 #
 #   bench/run.sh                       # everything, 3 rounds (about 12 minutes)
 #   ROUNDS=1 DURATION=5 bench/run.sh   # quick look
-#   STAGES="http fixed" bench/run.sh   # some stages only: http fixed tick cold ingest
+#   STAGES="http fixed" bench/run.sh   # some stages only: http fixed sweep tick cold ingest
 #
 # Results go to $OUT (default bench/results/<UTC time>/): results.jsonl (one object per
 # measurement), raw tool output, service logs, and table.md (printed at the end).
@@ -23,9 +23,11 @@ CONNS=${CONNS:-50}             # keep-alive connections, the same for every serv
 UPDATES=${UPDATES:-10000}      # tick-to-API updates
 INGEST_RATE=${INGEST_RATE:-100000}     # simulator ticker messages per second for the ingestor
 NPAIRS=${NPAIRS:-50}           # pairs configured everywhere
-STAGES=${STAGES:-"http fixed tick cold ingest"}   # also: profile (perf, not by default)
+STAGES=${STAGES:-"http fixed sweep tick cold ingest"}   # also: profile (perf, not by default)
+SWEEP_RATES=${SWEEP_RATES:-"1000 5000 10000"}   # fixed rates of the latency sweep
+SWEEP_DURATION=${SWEEP_DURATION:-10}
 OUT=${OUT:-$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
-mkdir -p "$OUT"
+mkdir -p "$OUT/raw"
 OUT=$(cd "$OUT" && pwd)
 WORK=$(mktemp -d /tmp/ltp-bench.XXXXXX)
 RESULTS=$OUT/results.jsonl
@@ -58,7 +60,8 @@ print(json.dumps({"kind":"machine","cpu":cpu[0] if cpu else "?","cores":os.cpu_c
 
 # --- the serving stack: NATS, simulator (every pair trades once a second), ingestor, Redis,
 # --- query-api with memory and with Redis cache, baseline --------------------------------------
-if has_stage http || has_stage profile || has_stage fixed || has_stage tick || has_stage cold; then
+if has_stage http || has_stage profile || has_stage fixed || has_stage sweep || has_stage tick ||
+  has_stage cold; then
   log "starting NATS, simulator, ingestor, Redis and two query-apis ($NPAIRS pairs)"
   start_bus
   start_sim --interval 1s
@@ -71,21 +74,22 @@ if has_stage http || has_stage profile || has_stage fixed || has_stage tick || h
   # The baseline answers exactly what query-api answered for one pair.
   curl -si "$MEM1" > "$OUT/response.raw"
   start baseline "$BIN/ltp-bench" serve --addr 127.0.0.1:$BASE_PORT --response "$OUT/response.raw"
+  BASE_PID=$LAST_PID
   wait_http "$BASE"
 fi
 
 if has_stage http; then
   # Interleaved rounds, so a noisy neighbour hurts every case alike.
   for round in $(seq "$ROUNDS"); do
-    wrk_run baseline "$BASE" "$round"
-    wrk_run memory-single "$MEM1" "$round"
-    wrk_run memory-all "$MEMALL" "$round"
+    wrk_run baseline "$BASE" "$round" "$BASE_PID"
+    wrk_run memory-single "$MEM1" "$round" "$QA_MEM_PID"
+    wrk_run memory-all "$MEMALL" "$round" "$QA_MEM_PID"
     before=$(redis-cli -p $REDIS_PORT info commandstats | awk -F'[=,]' '/^cmdstat_mget:/ {print $2}')
-    wrk_run redis-single "$RED1" "$round"
+    wrk_run redis-single "$RED1" "$round" "$QA_REDIS_PID"
     after=$(redis-cli -p $REDIS_PORT info commandstats | awk -F'[=,]' '/^cmdstat_mget:/ {print $2}')
     requests=$(tail -n1 "$RESULTS" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
     record "{\"kind\":\"redis-roundtrips\",\"round\":$round,\"mget_calls\":$(( ${after:-0} - ${before:-0} )),\"requests\":$requests}"
-    wrk_run redis-all "$REDALL" "$round"
+    wrk_run redis-all "$REDALL" "$round" "$QA_REDIS_PID"
   done
   record "{\"kind\":\"rss\",\"process\":\"query-api (memory)\",\"rss_kb\":$(rss_kb "$QA_MEM_PID"),\"hwm_kb\":$(hwm_kb "$QA_MEM_PID")}"
   record "{\"kind\":\"rss\",\"process\":\"query-api (redis)\",\"rss_kb\":$(rss_kb "$QA_REDIS_PID"),\"hwm_kb\":$(hwm_kb "$QA_REDIS_PID")}"
@@ -107,6 +111,11 @@ if has_stage profile; then
       > "$OUT/raw/perf-$case.txt"
     perf report -i "$WORK/perf-$case.data" --no-children --sort dso --stdio -g none \
       2>/dev/null | grep -v '^#' | grep -v '^$' >> "$OUT/raw/perf-$case.txt"
+    # Self time per symbol: where the cycles are actually spent.
+    perf report -i "$WORK/perf-$case.data" --no-children --sort symbol --percent-limit 0.3 \
+      --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | cut -c1-160 \
+      > "$OUT/raw/perf-self-$case.txt"
+    [ -n "${KEEP_PERF:-}" ] && cp "$WORK/perf-$case.data" "$OUT/raw/"
     log "profile $case: $OUT/raw/perf-$case.txt"
   done
 fi
@@ -130,6 +139,21 @@ if has_stage fixed; then
     done
   done
   record "{\"kind\":\"rss\",\"process\":\"query-api (memory)\",\"rss_kb\":$(rss_kb "$QA_MEM_PID"),\"hwm_kb\":$(hwm_kb "$QA_MEM_PID")}"
+fi
+
+if has_stage sweep; then
+  # Where p99 <= 1 ms holds on this machine: the same fixed-rate load at lower rates, for
+  # query-api and the baseline alike.
+  for rate in $SWEEP_RATES; do
+    for case in memory-single baseline; do
+      url=$MEM1; [ "$case" = baseline ] && url=$BASE
+      "$BIN/ltp-bench" load --url "$url" --rate "$rate" --connections "$CONNS" \
+        --duration "$SWEEP_DURATION" --warmup 2 > "$OUT/raw/sweep-$case-$rate.json"
+      python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d.update(kind="sweep",case=sys.argv[2]); print(json.dumps(d))' \
+        "$OUT/raw/sweep-$case-$rate.json" "$case" >> "$RESULTS"
+      log "sweep $case $rate req/s: p99 $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["latency"]["p99_us"])' "$OUT/raw/sweep-$case-$rate.json") us"
+    done
+  done
 fi
 
 if has_stage tick; then
@@ -161,13 +185,9 @@ if has_stage cold; then
 fi
 
 # Stop the serving stack before the ingestor capacity run, which needs the whole machine.
-for pid in ${QA_MEM_PID:-} ${QA_REDIS_PID:-} ${ING_PID:-} ${SIM_PID:-} ${REDIS_PID:-} ${NATS_PID:-}; do
+for pid in ${QA_MEM_PID:-} ${QA_REDIS_PID:-} ${BASE_PID:-} ${ING_PID:-} ${SIM_PID:-} ${REDIS_PID:-} ${NATS_PID:-}; do
   stop "$pid"
 done
-pkill_baseline() { for pid in "${PIDS[@]}"; do
-  if [ -e "/proc/$pid" ] && grep -q ltp-bench "/proc/$pid/cmdline" 2>/dev/null; then stop "$pid"; fi
-done; }
-pkill_baseline
 
 # --- ingestor capacity: one socket at $INGEST_RATE msg/s into NATS (JetStream on, the default) --
 if has_stage ingest; then

@@ -1,27 +1,132 @@
 //! Logging set-up: JSON or text lines on stdout, level from configuration (`RUST_LOG` wins).
 //!
-//! Lines are formatted on the thread that logs, then handed to a dedicated writer thread
-//! (`tracing-appender`'s non-blocking writer) that owns stdout. A request therefore never waits
-//! for a `write(2)` or for the stdout lock another worker holds, and the writer batches: it
-//! buffers what is queued and flushes whenever the queue runs empty, so a burst of access-log
-//! lines costs a few system calls instead of one each (docs/benchmarks.md has the figures).
+//! Lines are formatted on the thread that logs and appended to a shared buffer; a dedicated
+//! writer thread owns stdout and writes the buffer in batches. A request therefore never waits
+//! for a `write(2)` or for the stdout lock, and a busy service pays neither a channel hand-off
+//! nor a thread wake-up per line: the first line into an empty buffer wakes the writer, which
+//! lets lines gather for [`GATHER`] and then writes them all at once (docs/benchmarks.md has
+//! what this bought over a per-line channel).
 //!
-//! Nothing is dropped: when the queue (128 000 lines) is full, the logging thread waits, as it
+//! Nothing is dropped: when [`MAX_PENDING`] bytes are waiting, the logging thread waits, as it
 //! did when it wrote itself. Binaries call [`flush`] before exiting so the last lines are out.
 
-use std::io::{BufWriter, IsTerminal};
-use std::sync::Mutex;
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
 use crate::config::{LogFormat, LoggingConfig};
 
-/// The writer thread's guard: dropping it writes what is queued and ends the thread.
-static WRITER: Mutex<Option<WorkerGuard>> = Mutex::new(None);
+/// How long the writer lets lines gather after the first one arrives.
+const GATHER: Duration = Duration::from_millis(5);
 
-/// Bytes the writer thread gathers before writing, when lines arrive faster than it writes.
-const WRITE_BUFFER: usize = 64 * 1024;
+/// Bytes waiting to be written beyond which a logging thread waits for the writer.
+const MAX_PENDING: usize = 4 * 1024 * 1024;
+
+/// The writer thread, for [`flush`].
+static WRITER: Mutex<Option<(Arc<Shared>, JoinHandle<()>)>> = Mutex::new(None);
+
+/// State shared by the logging threads and the writer thread.
+#[derive(Default)]
+struct Shared {
+    state: Mutex<Pending>,
+    /// The writer waits here for a first line (or for the end).
+    wake: Condvar,
+    /// Logging threads wait here while the buffer is full.
+    room: Condvar,
+}
+
+#[derive(Default)]
+struct Pending {
+    bytes: Vec<u8>,
+    closed: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Appends one formatted line (or any bytes), waiting while the buffer is full.
+    fn append(&self, line: &[u8]) {
+        let mut pending = self.lock();
+        while pending.bytes.len() >= MAX_PENDING && !pending.closed {
+            pending = self
+                .room
+                .wait(pending)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        if pending.closed {
+            return;
+        }
+        let was_empty = pending.bytes.is_empty();
+        pending.bytes.extend_from_slice(line);
+        drop(pending);
+        if was_empty {
+            self.wake.notify_one();
+        }
+    }
+
+    /// The writer thread: waits for a first line, lets more gather, writes them all.
+    fn run(&self, out: &mut impl Write) {
+        let mut spare = Vec::new();
+        loop {
+            let mut pending = self.lock();
+            while pending.bytes.is_empty() && !pending.closed {
+                pending = self
+                    .wake
+                    .wait(pending)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            if !pending.closed {
+                drop(pending);
+                std::thread::sleep(GATHER);
+                pending = self.lock();
+            }
+            std::mem::swap(&mut pending.bytes, &mut spare);
+            let closed = pending.closed;
+            drop(pending);
+            self.room.notify_all();
+            if !spare.is_empty() {
+                // stdout gone (closed pipe): nothing better to do than go on without it.
+                let _ = out.write_all(&spare).and_then(|()| out.flush());
+                spare.clear();
+                if spare.capacity() > MAX_PENDING {
+                    spare = Vec::new();
+                }
+            }
+            if closed {
+                return;
+            }
+        }
+    }
+}
+
+/// What the formatting layer writes each event through.
+#[derive(Clone)]
+struct Lines(Arc<Shared>);
+
+impl Write for &Lines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.append(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Lines {
+    type Writer = &'a Lines;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self
+    }
+}
 
 /// Dependencies whose debug and trace events print credentials (async-nats shows the server URL
 /// with its password and the CONNECT fields), held at `info` whatever `LOG_LEVEL` says. Only an
@@ -42,10 +147,8 @@ fn level_filter(level: &str) -> EnvFilter {
 /// Installs the global subscriber. Calling it again (tests) is harmless: the first one stays.
 pub fn init(logging: &LoggingConfig) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| level_filter(&logging.level));
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("log-writer")
-        .finish(BufWriter::with_capacity(WRITE_BUFFER, std::io::stdout()));
+    let shared = Arc::new(Shared::default());
+    let writer = Lines(shared.clone());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(true)
@@ -61,31 +164,94 @@ pub fn init(logging: &LoggingConfig) {
             .try_init(),
         LogFormat::Text => builder.try_init(),
     };
-    // When a subscriber was already installed, this writer is unused: let its thread end.
-    if installed.is_ok()
-        && let Ok(mut slot) = WRITER.lock()
-    {
-        *slot = Some(guard);
+    // When a subscriber was already installed, this writer is unused: no thread for it.
+    if installed.is_err() {
+        return;
+    }
+    let worker = shared.clone();
+    let spawned = std::thread::Builder::new()
+        .name("log-writer".into())
+        .spawn(move || worker.run(&mut std::io::stdout().lock()));
+    match spawned {
+        Ok(handle) => {
+            if let Ok(mut slot) = WRITER.lock() {
+                *slot = Some((shared, handle));
+            }
+        }
+        // No thread: lines would pile up, so close the buffer and write nothing rather than
+        // block every logging thread once it is full.
+        Err(_) => shared.lock().closed = true,
     }
 }
 
-/// Writes every queued line and stops the writer thread. Call once, at the end of `main`;
+/// Writes every pending line and stops the writer thread. Call once, at the end of `main`;
 /// anything logged afterwards is discarded.
 pub fn flush() {
-    let guard = WRITER.lock().ok().and_then(|mut slot| slot.take());
-    drop(guard);
+    let writer = WRITER.lock().ok().and_then(|mut slot| slot.take());
+    if let Some((shared, handle)) = writer {
+        shared.lock().closed = true;
+        shared.wake.notify_one();
+        shared.room.notify_all();
+        let _ = handle.join();
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::level_filter;
-
     #[test]
     fn credential_leaking_targets_stay_at_info() {
-        let shown = level_filter(" TRACE ").to_string();
+        let shown = super::level_filter(" TRACE ").to_string();
         assert!(shown.contains("trace"), "{shown}");
         assert!(shown.contains("async_nats=info"), "{shown}");
-        let quiet = level_filter("warn").to_string();
+        let quiet = super::level_filter("warn").to_string();
         assert!(!quiet.contains("async_nats"), "{quiet}");
+    }
+
+    use super::*;
+
+    #[test]
+    fn every_line_arrives_in_order_and_nothing_after_close() {
+        let shared = Arc::new(Shared::default());
+        let worker = shared.clone();
+        let writer = std::thread::spawn(move || {
+            let mut out = Vec::new();
+            worker.run(&mut out);
+            out
+        });
+        let producers: Vec<_> = (0..4)
+            .map(|t| {
+                let lines = Lines(shared.clone());
+                std::thread::spawn(move || {
+                    for i in 0..5_000 {
+                        (&lines)
+                            .write_all(format!("{t} {i}\n").as_bytes())
+                            .expect("write");
+                    }
+                })
+            })
+            .collect();
+        for p in producers {
+            p.join().expect("producer");
+        }
+        shared.lock().closed = true;
+        shared.wake.notify_one();
+        let out = String::from_utf8(writer.join().expect("writer")).expect("utf8");
+        shared.append(b"late\n");
+        assert!(
+            shared.lock().bytes.is_empty(),
+            "lines after close are dropped"
+        );
+        let mut next = [0u32; 4];
+        for line in out.lines() {
+            let (t, i) = line.split_once(' ').expect("line");
+            let t: usize = t.parse().expect("thread");
+            assert_eq!(
+                i.parse::<u32>().expect("index"),
+                next[t],
+                "thread {t} in order"
+            );
+            next[t] += 1;
+        }
+        assert_eq!(next, [5_000; 4]);
     }
 }

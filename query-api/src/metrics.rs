@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use common::Pair;
+use prometheus::local::LocalHistogram;
 use prometheus::{
     Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
     IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
@@ -23,6 +24,52 @@ const LATENCY_BUCKETS: &[f64] = &[
 
 /// Methods with their own series; anything else is `OTHER`.
 const METHODS: [&str; 5] = ["GET", "HEAD", "POST", "OPTIONS", "OTHER"];
+
+/// Prices served by one response, counted locally (see [`Metrics::hits`]).
+pub struct Hits<'a> {
+    metrics: &'a Metrics,
+    n: u64,
+    /// The first age, observed directly when it stays the only one (no local histogram).
+    first_age: Option<f64>,
+    ages: Option<LocalHistogram>,
+}
+
+impl Hits<'_> {
+    /// A pair served fresh, `age_ms` old.
+    pub fn add(&mut self, pair: Pair, age_ms: u64) {
+        let inner = &self.metrics.0;
+        inner.price_hits[pair.index()].inc();
+        self.n += 1;
+        let age = age_ms as f64 / 1000.0;
+        match (&mut self.ages, self.first_age) {
+            (Some(local), _) => local.observe(age),
+            (None, None) => self.first_age = Some(age),
+            (None, Some(first)) => {
+                let local = inner.served_age.local();
+                local.observe(first);
+                local.observe(age);
+                self.ages = Some(local);
+            }
+        }
+    }
+}
+
+impl Drop for Hits<'_> {
+    fn drop(&mut self) {
+        if self.n == 0 {
+            return;
+        }
+        self.metrics.0.get_hit.inc_by(self.n);
+        match self.ages.take() {
+            Some(local) => local.flush(),
+            None => {
+                if let Some(age) = self.first_age {
+                    self.metrics.0.served_age.observe(age);
+                }
+            }
+        }
+    }
+}
 
 /// The app's metrics; clones share one registry.
 #[derive(Clone)]
@@ -279,11 +326,16 @@ impl Metrics {
             .inc();
     }
 
-    /// A pair served fresh, `age_ms` old.
-    pub fn price_hit(&self, pair: Pair, age_ms: u64) {
-        self.0.get_hit.inc();
-        self.0.price_hits[pair.index()].inc();
-        self.0.served_age.observe(age_ms as f64 / 1000.0);
+    /// A tally of the prices one response serves: per pair served, the hit counters and the
+    /// served-age histogram count one, but the shared hit counter and age histogram move once, when it is dropped
+    /// (a response with every pair otherwise pays a few contended atomics per pair).
+    pub fn hits(&self) -> Hits<'_> {
+        Hits {
+            metrics: self,
+            n: 0,
+            first_age: None,
+            ages: None,
+        }
     }
 
     /// A pair asked for and not served.
@@ -380,5 +432,42 @@ impl Metrics {
         // Encoding into a Vec cannot fail for well-formed metrics.
         let _ = TextEncoder::new().encode(&self.0.registry.gather(), &mut out);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line<'a>(text: &'a str, prefix: &str) -> &'a str {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line {prefix}"))
+    }
+
+    #[test]
+    fn a_tally_counts_every_price_once() {
+        let metrics = Metrics::new();
+        let btc = Pair::parse("BTC/USD").expect("pair");
+        let eth = Pair::parse("ETH/USD").expect("pair");
+        {
+            let mut one = metrics.hits();
+            one.add(btc, 40);
+        }
+        {
+            let mut three = metrics.hits();
+            three.add(btc, 1);
+            three.add(eth, 2);
+            three.add(eth, 3_000);
+        }
+        drop(metrics.hits());
+        let text = String::from_utf8(metrics.render()).expect("utf8");
+        assert!(line(&text, "btc_ltp_served_price_age_seconds_count").ends_with(" 4"));
+        let sum: f64 = line(&text, "btc_ltp_served_price_age_seconds_sum")
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .expect("sum");
+        assert!((sum - 3.043).abs() < 1e-9, "{sum}");
     }
 }

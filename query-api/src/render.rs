@@ -97,12 +97,13 @@ pub fn write_items<'a>(
     now_ms: i64,
     metrics: &Metrics,
 ) {
+    let mut hits = metrics.hits();
     for (i, entry) in items.enumerate() {
         if i > 0 {
             out.put_u8(b',');
         }
         let age = entry.age_ms(now_ms);
-        metrics.price_hit(entry.pair(), age);
+        hits.add(entry.pair(), age);
         entry.write_item(out, age);
     }
 }
