@@ -141,6 +141,39 @@ async fn openapi_document_describes_every_operation() {
     assert_eq!(head.status, 200);
 }
 
+/// schemathesis (scripts/conformance) found the pair lists documented as free text, so any
+/// string was "valid" while most are a 400: their pattern now lists the served pairs, at most
+/// `limits.max_pairs` of them, and what it describes is accepted.
+#[tokio::test]
+async fn openapi_pair_lists_are_the_served_pairs() {
+    let mut c = config();
+    c.limits.max_pairs = 3;
+    let app = App::new(c);
+    let doc = app.get("/openapi.json").await.json();
+    let one = "(?:XRP/USD|BTC/USD|ETH/USD|LTC/USD)";
+    let pattern = format!("^(?:{one}(?:,{one}){{0,2}})?$");
+    for (path, method, name) in [
+        ("/api/v1/ltp", "get", "pair"),
+        ("/api/v1/ltp", "head", "pair"),
+        ("/api/v1/ltp/refresh", "post", "pairs"),
+    ] {
+        let parameter = &doc["paths"][path][method]["parameters"][0];
+        assert_eq!(parameter["name"], name, "{method} {path}");
+        assert_eq!(parameter["in"], "query");
+        assert_eq!(parameter["schema"]["type"], "string");
+        assert_eq!(parameter["schema"]["pattern"], pattern, "{method} {path}");
+    }
+    // The pattern's extremes: empty, three served pairs (with a repeat), and one too many.
+    for (query, ok) in [
+        ("pair=", true),
+        ("pair=XRP/USD,LTC/USD,XRP/USD", true),
+        ("pair=XRP/USD,LTC/USD,BTC/USD,ETH/USD", false),
+    ] {
+        let status = app.get(&format!("/api/v1/ltp?{query}")).await.status;
+        assert_eq!(status != 400, ok, "{query}: {status}");
+    }
+}
+
 #[tokio::test]
 async fn docs_serve_a_browsable_ui() {
     let app = App::new(config());
