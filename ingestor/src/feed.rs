@@ -227,11 +227,7 @@ impl Feed {
 
     /// The socket is gone (closed, failed, or declared stalled): every pair goes to REST.
     pub async fn on_socket_down(&self, reason: &str) {
-        if self.socket.up.swap(false, Ordering::AcqRel) {
-            self.metrics.ws_connected.set(0);
-            self.status
-                .emit(FeedEvent::Disconnected, None, Some(reason.to_owned()));
-        }
+        self.mark_disconnected(reason);
         for &pair in &self.pairs {
             if let Some(slot) = self.slot(pair) {
                 let mut st = slot.lock().await;
@@ -243,6 +239,11 @@ impl Feed {
     /// The socket was closed because the ingestor is stopping: reported as a disconnect, but
     /// no pair "falls back" to a REST poller that is stopping too.
     pub fn on_shutdown(&self, reason: &str) {
+        self.mark_disconnected(reason);
+    }
+
+    /// Records the socket as down and reports it, once per connection.
+    fn mark_disconnected(&self, reason: &str) {
         if self.socket.up.swap(false, Ordering::AcqRel) {
             self.metrics.ws_connected.set(0);
             self.status

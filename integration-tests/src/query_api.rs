@@ -82,7 +82,12 @@ impl Reply {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 
-    /// `price` of each `ltp` item, by pair.
+    /// The pairs of the `ltp` items, in order.
+    pub fn pairs(&self) -> Vec<String> {
+        self.prices().into_iter().map(|(pair, _)| pair).collect()
+    }
+
+    /// `price` of each `ltp` item, by pair, in order.
     pub fn prices(&self) -> Vec<(String, String)> {
         self.json()["ltp"]
             .as_array()

@@ -16,6 +16,23 @@ pub struct TestRedis {
     container: Option<ContainerAsync<GenericImage>>,
 }
 
+/// `redis-server` for tests: reachable from the host, no persistence, then `extra` arguments.
+pub(crate) fn server_command(extra: &[&str]) -> Vec<String> {
+    [
+        "redis-server",
+        "--protected-mode",
+        "no",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    .iter()
+    .chain(extra)
+    .map(|a| (*a).to_owned())
+    .collect()
+}
+
 impl TestRedis {
     /// A server, or the one at `TEST_REDIS_URL`.
     pub async fn start() -> TestRedis {
@@ -36,18 +53,7 @@ impl TestRedis {
     /// A container this test owns, started with extra `redis-server` arguments (for example
     /// `["--requirepass", "secret"]`); it can be stopped and started.
     pub async fn container(extra_args: &[&str]) -> TestRedis {
-        let mut cmd: Vec<String> = [
-            "redis-server",
-            "--protected-mode",
-            "no",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]
-        .map(String::from)
-        .to_vec();
-        cmd.extend(extra_args.iter().map(|a| (*a).to_owned()));
+        let cmd = server_command(extra_args);
         let (container, port) = containers::start(
             "LTP_TEST_REDIS_IMAGE",
             "ltp-redis:test",

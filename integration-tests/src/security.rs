@@ -281,18 +281,7 @@ pub struct SecureRedis {
 impl SecureRedis {
     /// `redis-server` without persistence, with `args` and `files` copied in first.
     pub async fn start(args: &[&str], files: Vec<(String, Vec<u8>)>) -> SecureRedis {
-        let mut cmd: Vec<String> = [
-            "redis-server",
-            "--protected-mode",
-            "no",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]
-        .map(String::from)
-        .to_vec();
-        cmd.extend(args.iter().map(|a| (*a).to_owned()));
+        let cmd = crate::redis::server_command(args);
         let (container, port) = containers::start_with_files(
             "LTP_TEST_REDIS_IMAGE",
             "ltp-redis:test",
