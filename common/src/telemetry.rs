@@ -9,11 +9,15 @@
 //!
 //! Nothing is dropped: when [`MAX_PENDING`] bytes are waiting, the logging thread waits, as it
 //! did when it wrote itself. Binaries call [`flush`] before exiting so the last lines are out.
+//!
+//! Lines written on every request skip tracing's formatter: [`json_line`] writes them in the
+//! same shape as the JSON formatter does.
 
+use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
@@ -28,6 +32,9 @@ const MAX_PENDING: usize = 4 * 1024 * 1024;
 
 /// The writer thread, for [`flush`].
 static WRITER: Mutex<Option<(Arc<Shared>, JoinHandle<()>)>> = Mutex::new(None);
+
+/// The installed subscriber's buffer, when it writes JSON lines: [`json_line`] appends there.
+static JSON_LINES: OnceLock<Arc<Shared>> = OnceLock::new();
 
 /// State shared by the logging threads and the writer thread.
 #[derive(Default)]
@@ -168,6 +175,9 @@ pub fn init(logging: &LoggingConfig) {
     if installed.is_err() {
         return;
     }
+    if logging.format == LogFormat::Json {
+        let _ = JSON_LINES.set(shared.clone());
+    }
     let worker = shared.clone();
     let spawned = std::thread::Builder::new()
         .name("log-writer".into())
@@ -181,6 +191,106 @@ pub fn init(logging: &LoggingConfig) {
         // No thread: lines would pile up, so close the buffer and write nothing rather than
         // block every logging thread once it is full.
         Err(_) => shared.lock().closed = true,
+    }
+}
+
+/// Writes one JSON line in the shape of the installed JSON formatter —
+/// `{"timestamp":…,"level":…,"message":…,<fields>,"target":…}` — straight to the log writer.
+///
+/// For lines written on every request (the access log): tracing's formatter records each field
+/// through `dyn Visit` and serde, which cost as much as serving the request did
+/// (docs/benchmarks.md). `fields` appends `,"name":value` pairs, each already valid JSON;
+/// `target` and `message` are literals that need no escaping. The caller checks the level
+/// filter first (`tracing::enabled!`). Returns `false`, writing nothing, when logs are not JSON
+/// lines of this module (text format, or another subscriber in tests): log through tracing then.
+pub fn json_line(
+    level: tracing::Level,
+    target: &'static str,
+    message: &'static str,
+    fields: impl FnOnce(&mut Vec<u8>),
+) -> bool {
+    let Some(shared) = JSON_LINES.get() else {
+        return false;
+    };
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    LINE.with(|line| {
+        let mut line = line.borrow_mut();
+        line.format(now, level, target, message, fields);
+        shared.append(&line.bytes);
+    });
+    true
+}
+
+thread_local! {
+    /// Each thread formats its [`json_line`]s in its own buffer, then appends them whole.
+    static LINE: RefCell<LineBuffer> = RefCell::new(LineBuffer::default());
+}
+
+#[derive(Default)]
+struct LineBuffer {
+    bytes: Vec<u8>,
+    clock: Clock,
+}
+
+impl LineBuffer {
+    /// Formats one line (see [`json_line`]) into `bytes`.
+    fn format(
+        &mut self,
+        since_epoch: Duration,
+        level: tracing::Level,
+        target: &str,
+        message: &str,
+        fields: impl FnOnce(&mut Vec<u8>),
+    ) {
+        let bytes = &mut self.bytes;
+        bytes.clear();
+        bytes.extend_from_slice(b"{\"timestamp\":\"");
+        self.clock.push(bytes, since_epoch);
+        bytes.extend_from_slice(b"\",\"level\":\"");
+        bytes.extend_from_slice(level.as_str().as_bytes());
+        bytes.extend_from_slice(b"\",\"message\":\"");
+        bytes.extend_from_slice(message.as_bytes());
+        bytes.push(b'"');
+        fields(bytes);
+        bytes.extend_from_slice(b",\"target\":\"");
+        bytes.extend_from_slice(target.as_bytes());
+        bytes.extend_from_slice(b"\"}\n");
+    }
+}
+
+/// RFC 3339 UTC timestamps with microseconds, as tracing's default timer writes them; the date
+/// and time of day are formatted once per second.
+#[derive(Default)]
+struct Clock {
+    second: u64,
+    /// `YYYY-MM-DDTHH:MM:SS` of `second` (empty until first used).
+    prefix: String,
+}
+
+impl Clock {
+    fn push(&mut self, out: &mut Vec<u8>, since_epoch: Duration) {
+        let second = since_epoch.as_secs();
+        if self.prefix.is_empty() || second != self.second {
+            let at = i64::try_from(second)
+                .ok()
+                .and_then(|s| jiff::Timestamp::from_second(s).ok())
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+            self.prefix = at.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+            self.second = second;
+        }
+        out.extend_from_slice(self.prefix.as_bytes());
+        let micros = since_epoch.subsec_micros();
+        let mut digits = [b'0'; 7];
+        digits[0] = b'.';
+        let mut rest = micros;
+        for digit in digits[1..].iter_mut().rev() {
+            *digit = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        out.extend_from_slice(&digits);
+        out.push(b'Z');
     }
 }
 
@@ -198,6 +308,80 @@ pub fn flush() {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// A line of [`json_line`] is the line tracing's JSON formatter writes for the same event,
+    /// byte for byte but the timestamp.
+    #[test]
+    fn json_lines_have_the_formatter_shape() {
+        #[derive(Clone, Default)]
+        struct Captured(Arc<Mutex<Vec<u8>>>);
+        impl Write for Captured {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().expect("lock").extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let captured = Captured::default();
+        let sink = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_target(true)
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(target: "ltp::probe", method = "GET", status = 200u16, "request");
+        });
+        let theirs = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf8");
+        let mut line = LineBuffer::default();
+        line.format(
+            Duration::from_secs(1),
+            tracing::Level::WARN,
+            "ltp::probe",
+            "request",
+            |out| out.extend_from_slice(br#","method":"GET","status":200"#),
+        );
+        let ours = String::from_utf8(line.bytes).expect("utf8");
+        let without_time = |s: &str| {
+            let value: serde_json::Value = serde_json::from_str(s).expect("json");
+            assert!(
+                value["timestamp"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with('Z')),
+                "{s}"
+            );
+            s.split_once("\",\"level\"")
+                .map(|(_, rest)| rest.to_owned())
+        };
+        assert_eq!(
+            without_time(&ours),
+            without_time(&theirs),
+            "{ours} vs {theirs}"
+        );
+        assert!(ours.ends_with('\n'));
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_with_microseconds() {
+        let mut clock = super::Clock::default();
+        let mut out = Vec::new();
+        clock.push(&mut out, Duration::new(1_795_647_544, 735_208_999));
+        assert_eq!(out, b"2026-11-25T22:59:04.735208Z");
+        out.clear();
+        clock.push(&mut out, Duration::new(1_795_647_545, 7_000));
+        assert_eq!(out, b"2026-11-25T22:59:05.000007Z");
+        out.clear();
+        clock.push(&mut out, Duration::ZERO);
+        assert_eq!(out, b"1970-01-01T00:00:00.000000Z");
+    }
+
     #[test]
     fn credential_leaking_targets_stay_at_info() {
         let shown = super::level_filter(" TRACE ").to_string();
@@ -206,8 +390,6 @@ mod tests {
         let quiet = super::level_filter("warn").to_string();
         assert!(!quiet.contains("async_nats"), "{quiet}");
     }
-
-    use super::*;
 
     #[test]
     fn every_line_arrives_in_order_and_nothing_after_close() {

@@ -59,7 +59,7 @@ impl Handler for Edge {
         ctrl: &mut FlowCtrl,
     ) {
         let started = Instant::now();
-        let request_id = request_id::assign(req, res);
+        request_id::assign(req, res);
         self.cors.apply(req, res);
         if Cors::is_preflight(req) {
             Cors::preflight(res);
@@ -87,7 +87,7 @@ impl Handler for Edge {
                     route,
                     status,
                     duration: elapsed,
-                    request_id: &request_id,
+                    request_id: request_id::of(res),
                     client_ip: self.proxies.client_ip(req),
                 },
             );
@@ -158,7 +158,7 @@ impl Guard {
             Decision::Allowed { .. } => Ok(()),
             Decision::Blocked { retry_after } => {
                 tracing::debug!(
-                    request_id = request_id(res),
+                    request_id = request_id::of(res),
                     client_ip = %self.proxies.client_ip(req),
                     "rate limited"
                 );
@@ -166,13 +166,6 @@ impl Guard {
             }
         }
     }
-}
-
-fn request_id(res: &Response) -> &str {
-    res.headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-")
 }
 
 #[async_trait]
@@ -203,7 +196,7 @@ impl Handler for Guard {
                 };
                 self.state.metrics.auth_failure(code);
                 tracing::warn!(
-                    request_id = request_id(res),
+                    request_id = request_id::of(res),
                     client_ip = %self.proxies.client_ip(req),
                     code,
                     "api key refused"

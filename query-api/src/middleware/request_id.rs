@@ -9,16 +9,23 @@ use super::REQUEST_ID;
 /// Longest incoming id accepted.
 const MAX_LEN: usize = 128;
 
-/// Sets the request id on the response and returns it.
-pub fn assign(req: &Request, res: &mut Response) -> HeaderValue {
+/// Sets the request id on the response (where the access log reads it back).
+pub fn assign(req: &Request, res: &mut Response) {
     let id = req
         .headers()
         .get(REQUEST_ID)
         .filter(|v| is_valid(v.as_bytes()))
         .cloned()
         .unwrap_or_else(generate);
-    res.headers_mut().insert(REQUEST_ID, id.clone());
-    id
+    res.headers_mut().insert(REQUEST_ID, id);
+}
+
+/// The request id [`assign`] set.
+pub fn of(res: &Response) -> &str {
+    res.headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
 }
 
 /// 1 to 128 characters of letters, digits and `-_.:/+=@`: enough for UUIDs, ULIDs, W3C trace
@@ -31,14 +38,28 @@ fn is_valid(id: &[u8]) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=@".contains(b))
 }
 
-/// `req_<unix microseconds>_<8 lowercase hex digits>`.
+/// `req_<unix microseconds>_<8 lowercase hex digits>`, assembled on the stack (one
+/// allocation: the header's own).
 fn generate() -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let micros = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros())
         .unwrap_or(0);
-    let id = format!("req_{micros}_{:08x}", rand::random::<u32>());
-    HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("req_0_00000000"))
+    let mut id = [0u8; 4 + 39 + 1 + 8];
+    id[..4].copy_from_slice(b"req_");
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(micros).as_bytes();
+    let mut len = 4 + digits.len();
+    id[4..len].copy_from_slice(digits);
+    id[len] = b'_';
+    len += 1;
+    let random = rand::random::<u32>();
+    for (i, slot) in id[len..len + 8].iter_mut().enumerate() {
+        *slot = HEX[((random >> (28 - 4 * i)) & 0xf) as usize];
+    }
+    len += 8;
+    HeaderValue::from_bytes(&id[..len]).unwrap_or(HeaderValue::from_static("req_0_00000000"))
 }
 
 #[cfg(test)]
