@@ -25,6 +25,12 @@ const LATENCY_BUCKETS: &[f64] = &[
 /// Methods with their own series; anything else is `OTHER`.
 const METHODS: [&str; 5] = ["GET", "HEAD", "POST", "OPTIONS", "OTHER"];
 
+/// Statuses this service answers with, whose request counters are resolved once per
+/// `(route, method)`; any other status is looked up by label (hashing three strings).
+const STATUSES: [u16; 15] = [
+    200, 204, 206, 400, 401, 404, 405, 408, 413, 414, 429, 431, 502, 503, 504,
+];
+
 /// Prices served by one response, counted locally (see [`Metrics::hits`]).
 pub struct Hits<'a> {
     metrics: &'a Metrics,
@@ -82,6 +88,8 @@ struct Inner {
     http_duration: HistogramVec,
     /// `(route, method)` → duration series, resolved on first use.
     durations: Box<[OnceLock<Histogram>]>,
+    /// `(route, method, status in STATUSES)` → request counter, resolved on first use.
+    requests: Box<[OnceLock<IntCounter>]>,
     cache_ops: IntCounterVec,
     get_hit: IntCounter,
     get_miss: IntCounter,
@@ -236,6 +244,9 @@ impl Metrics {
             durations: (0..crate::routes::Route::COUNT * METHODS.len())
                 .map(|_| OnceLock::new())
                 .collect(),
+            requests: (0..crate::routes::Route::COUNT * METHODS.len() * STATUSES.len())
+                .map(|_| OnceLock::new())
+                .collect(),
             get_hit: get("hit"),
             get_miss: get("miss"),
             price_hits: per_pair("hit"),
@@ -319,11 +330,20 @@ impl Metrics {
                     .with_label_values(&[METHODS[m], route.label()])
             })
             .observe(seconds);
-        let mut code = itoa::Buffer::new();
-        self.0
-            .http_requests
-            .with_label_values(&[METHODS[m], route.label(), code.format(status)])
-            .inc();
+        let labels = || {
+            let mut code = itoa::Buffer::new();
+            self.0.http_requests.with_label_values(&[
+                METHODS[m],
+                route.label(),
+                code.format(status),
+            ])
+        };
+        match STATUSES.iter().position(|&known| known == status) {
+            Some(s) => self.0.requests[index * STATUSES.len() + s]
+                .get_or_init(labels)
+                .inc(),
+            None => labels().inc(),
+        }
     }
 
     /// A tally of the prices one response serves: per pair served, the hit counters and the
@@ -469,5 +489,32 @@ mod tests {
             .and_then(|v| v.parse().ok())
             .expect("sum");
         assert!((sum - 3.043).abs() < 1e-9, "{sum}");
+    }
+
+    #[test]
+    fn requests_are_counted_by_route_method_and_status() {
+        use crate::routes::Route;
+        let metrics = Metrics::new();
+        metrics.http_request(Route::Ltp, "GET", 200, 0.0001);
+        metrics.http_request(Route::Ltp, "GET", 200, 0.0001);
+        metrics.http_request(Route::Ltp, "HEAD", 200, 0.0001);
+        metrics.http_request(Route::Ltp, "GET", 206, 0.0001);
+        // Not among the statuses resolved up front.
+        metrics.http_request(Route::Ltp, "GET", 418, 0.0001);
+        metrics.http_request(Route::Unknown, "PROPFIND", 404, 0.0001);
+        let text = String::from_utf8(metrics.render()).expect("utf8");
+        for (labels, count) in [
+            (r#"method="GET",path="/api/v1/ltp",status_code="200""#, 2),
+            (r#"method="HEAD",path="/api/v1/ltp",status_code="200""#, 1),
+            (r#"method="GET",path="/api/v1/ltp",status_code="206""#, 1),
+            (r#"method="GET",path="/api/v1/ltp",status_code="418""#, 1),
+            (r#"method="OTHER",path="/unknown",status_code="404""#, 1),
+        ] {
+            let prefix = format!("btc_ltp_http_requests_total{{{labels}}} ");
+            assert!(
+                line(&text, &prefix).ends_with(&format!(" {count}")),
+                "{prefix}"
+            );
+        }
     }
 }

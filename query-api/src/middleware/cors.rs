@@ -28,9 +28,7 @@ pub struct Cors {
 impl Cors {
     /// From the `cors` section.
     pub fn new(config: &CorsConfig) -> Cors {
-        let header = |items: &[String]| {
-            HeaderValue::from_str(&items.join(", ")).unwrap_or(HeaderValue::from_static(""))
-        };
+        let header = |items: &[String]| static_value(items.join(", "));
         Cors {
             any_origin: config.allowed_origins.iter().any(|o| o == "*"),
             origins: config
@@ -74,5 +72,34 @@ impl Cors {
     pub fn preflight(res: &mut Response) {
         res.headers_mut()
             .insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    }
+}
+
+/// A header value that lives as long as the process: cloning it for every response is then a
+/// copy of a pointer, where a shared one costs two atomic operations on a counter that both
+/// worker threads keep taking from each other (docs/benchmarks.md). Built once per app.
+fn static_value(text: String) -> HeaderValue {
+    // `from_static` takes visible ASCII only; anything else keeps a shared value.
+    if text
+        .bytes()
+        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+    {
+        HeaderValue::from_static(Box::leak(text.into_boxed_str()))
+    } else {
+        HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static(""))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_keep_their_text() {
+        assert_eq!(static_value("GET, POST".into()), "GET, POST");
+        assert_eq!(static_value(String::new()), "");
+        // Not visible ASCII: kept as a shared value, or empty when not a header value at all.
+        assert_eq!(static_value("Xé".into()).as_bytes(), "Xé".as_bytes());
+        assert_eq!(static_value("a\nb".into()), "");
     }
 }
