@@ -17,6 +17,7 @@ need redis-cli redis-tools
 need curl curl
 need python3 python3
 need ss iproute2
+need /usr/bin/time time
 [ -x /usr/sbin/nats-server ] && PATH=$PATH:/usr/sbin
 
 

@@ -76,8 +76,10 @@ if fx:
     p999 = fixed("memory-single", "p999_us")
     bp99 = fixed("baseline")
     achieved = med([r["achieved_rate"] for r in fx])
+    gen = med([r.get("generator_cpu_us_per_req") for r in fx])
+    cpu_note = "" if gen is None else f"; the generator used {gen:.1f} µs of CPU per request"
     p(f"| 1 | same, fixed rate {rate:,.0f} req/s (half the max), latency from intended send | "
-      f"p50 {fmt_us(p50)}, **p99 {fmt_us(p99)}**, p99.9 {fmt_us(p999)} ({achieved:,.0f} req/s done) | "
+      f"p50 {fmt_us(p50)}, **p99 {fmt_us(p99)}**, p99.9 {fmt_us(p999)} ({achieved:,.0f} req/s done{cpu_note}) | "
       f"baseline p99 {fmt_us(bp99)} | – | p99 ≤ 1 ms | p95 1.1 ms, p99 ≈ 10 ms at ≈14 req/s | "
       f"{verdict(p99 <= 1000)} |")
 if memall is not None:
@@ -141,18 +143,25 @@ for case in ["baseline", "memory-single", "memory-all", "redis-single", "redis-a
 for case in ["memory-single", "baseline"]:
     v = [r["latency"]["p99_us"] for r in of("fixed", case)]
     if v:
-        p(f"| fixed-rate p99 {case} | {', '.join(fmt_us(x) for x in v)} | | |")
+        cpu = med([r.get("server_cpu_us_per_req") for r in of("fixed", case)])
+        gen = med([r.get("generator_cpu_us_per_req") for r in of("fixed", case)])
+        cpu_s = "–" if cpu is None else f"{cpu:.1f} µs (generator {gen:.1f} µs)"
+        p(f"| fixed-rate p99 {case} | {', '.join(fmt_us(x) for x in v)} | | {cpu_s} |")
 sweep = of("sweep")
 if sweep:
     p("")
     p("Fixed-rate latency by rate (latency from the intended send time):")
     p("")
-    p("| rate | query-api p50 | query-api p99 | baseline p50 | baseline p99 |")
-    p("|---|---|---|---|---|")
+    p("| rate | query-api p50 | query-api p99 | baseline p50 | baseline p99 | "
+      "CPU per request: generator / query-api (generator / baseline) |")
+    p("|---|---|---|---|---|---|")
     for rate in sorted({r["target_rate"] for r in sweep}):
         q = [r for r in sweep if r["target_rate"] == rate and r["case"] == "memory-single"]
         b = [r for r in sweep if r["target_rate"] == rate and r["case"] == "baseline"]
         cell = lambda rs, k: fmt_us(rs[0]["latency"][k]) if rs else "–"
+        cpu = lambda rs, k: f"{rs[0][k]:.1f}" if rs and rs[0].get(k) is not None else "–"
         p(f"| {rate:,.0f} req/s | {cell(q, 'p50_us')} | {cell(q, 'p99_us')} | "
-          f"{cell(b, 'p50_us')} | {cell(b, 'p99_us')} |")
+          f"{cell(b, 'p50_us')} | {cell(b, 'p99_us')} | "
+          f"{cpu(q, 'generator_cpu_us_per_req')} / {cpu(q, 'server_cpu_us_per_req')} µs "
+          f"({cpu(b, 'generator_cpu_us_per_req')} / {cpu(b, 'server_cpu_us_per_req')} µs) |")
 print("\n".join(out))

@@ -120,6 +120,31 @@ if has_stage profile; then
   done
 fi
 
+# One open-loop run: `ltp-bench load` at a fixed rate, with the CPU time it took (GNU time) and
+# the server's (from /proc) per request sent, warm-up included: at high rates the generator's
+# own CPU is part of why latency grows on a machine it shares with the server.
+fixed_run() { # kind case rate duration warmup raw-file
+  local kind=$1 case=$2 rate=$3 duration=$4 warmup=$5 raw=$6 url=$MEM1 pid=$QA_MEM_PID c0 c1
+  [ "$case" = baseline ] && url=$BASE pid=$BASE_PID
+  c0=$(cpu_ticks "$pid")
+  /usr/bin/time -f '%U %S' -o "$WORK/generator.time" "$BIN/ltp-bench" load --url "$url" \
+    --rate "$rate" --connections "$CONNS" --duration "$duration" --warmup "$warmup" > "$raw"
+  c1=$(cpu_ticks "$pid")
+  python3 - "$raw" "$kind" "$case" "${ROUND:-0}" "$WORK/generator.time" "$((c1 - c0))" \
+    "$(getconf CLK_TCK)" "$duration" "$warmup" >> "$RESULTS" <<'PY'
+import json, sys
+raw, kind, case, rnd, gen, ticks, tck, duration, warmup = sys.argv[1:]
+d = json.load(open(raw))
+sent = d["target_rate"] * (float(duration) + float(warmup))
+user, system = map(float, open(gen).read().split()[-2:])
+d.update(kind=kind, case=case, round=int(rnd),
+         generator_cpu_us_per_req=round((user + system) * 1e6 / sent, 2),
+         server_cpu_us_per_req=round(int(ticks) / int(tck) * 1e6 / sent, 2))
+print(json.dumps(d))
+PY
+  log "$kind $case $rate req/s${ROUND:+ round $ROUND}: $(tail -n1 "$RESULTS" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["achieved_rate"], "req/s, p99", d["latency"]["p99_us"], "us; CPU per request: generator", d["generator_cpu_us_per_req"], "us, server", d["server_cpu_us_per_req"], "us")')"
+}
+
 if has_stage fixed; then
   max=$(median_rps memory-single)
   if [ "$max" -eq 0 ]; then
@@ -130,12 +155,7 @@ if has_stage fixed; then
   log "fixed rate: $rate req/s (half of $max)"
   for round in $(seq "$ROUNDS"); do
     for case in memory-single baseline; do
-      url=$MEM1; [ "$case" = baseline ] && url=$BASE
-      "$BIN/ltp-bench" load --url "$url" --rate "$rate" --connections "$CONNS" \
-        --duration "$FIXED_DURATION" --warmup 3 > "$OUT/raw/load-$case-$round.json"
-      python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d.update(kind="fixed",case=sys.argv[2],round=int(sys.argv[3])); print(json.dumps(d))' \
-        "$OUT/raw/load-$case-$round.json" "$case" "$round" >> "$RESULTS"
-      log "fixed $case round $round: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["achieved_rate"], "req/s, p99", d["latency"]["p99_us"], "us")' "$OUT/raw/load-$case-$round.json")"
+      ROUND=$round fixed_run fixed "$case" "$rate" "$FIXED_DURATION" 3 "$OUT/raw/load-$case-$round.json"
     done
   done
   record "{\"kind\":\"rss\",\"process\":\"query-api (memory)\",\"rss_kb\":$(rss_kb "$QA_MEM_PID"),\"hwm_kb\":$(hwm_kb "$QA_MEM_PID")}"
@@ -146,12 +166,7 @@ if has_stage sweep; then
   # query-api and the baseline alike.
   for rate in $SWEEP_RATES; do
     for case in memory-single baseline; do
-      url=$MEM1; [ "$case" = baseline ] && url=$BASE
-      "$BIN/ltp-bench" load --url "$url" --rate "$rate" --connections "$CONNS" \
-        --duration "$SWEEP_DURATION" --warmup 2 > "$OUT/raw/sweep-$case-$rate.json"
-      python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d.update(kind="sweep",case=sys.argv[2]); print(json.dumps(d))' \
-        "$OUT/raw/sweep-$case-$rate.json" "$case" >> "$RESULTS"
-      log "sweep $case $rate req/s: p99 $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["latency"]["p99_us"])' "$OUT/raw/sweep-$case-$rate.json") us"
+      fixed_run sweep "$case" "$rate" "$SWEEP_DURATION" 2 "$OUT/raw/sweep-$case-$rate.json"
     done
   done
 fi
