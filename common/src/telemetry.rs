@@ -215,12 +215,13 @@ pub fn json_line(
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
-    LINE.with(|line| {
+    // `try_with`: a thread being torn down has no buffer left; its caller logs through tracing.
+    LINE.try_with(|line| {
         let mut line = line.borrow_mut();
         line.format(now, level, target, message, fields);
         shared.append(&line.bytes);
-    });
-    true
+    })
+    .is_ok()
 }
 
 thread_local! {
