@@ -18,11 +18,6 @@ ROUNDS=${ROUNDS:-5} DURATION=${DURATION:-8} CONNS=${CONNS:-50} NPAIRS=${NPAIRS:-
 PATHS=${PATHS:-"/api/v1/ltp?pair=BTC/USD /api/v1/ltp"}
 OUT=${OUT:-$(mktemp -d /tmp/ltp-ab.XXXXXX)}
 mkdir -p "$OUT"
-WORK=$(mktemp -d /tmp/ltp-bench.XXXXXX)
-RESULTS=$OUT/results.jsonl
-: > "$RESULTS"
-NATS_PORT=24222 NATS_MON=28222 SIM_PORT=28090 ING_PORT=28081 REDIS_PORT=26379
-QA_MEM=28080 QA_REDIS=28082 QA_COLD=28083 BASE_PORT=28099
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
 

@@ -1,6 +1,13 @@
 # Shared by bench/run.sh and bench/ab.sh (sourced, not run): tools, process management, the
 # services' environment, and wrk runs recorded as JSON lines in $RESULTS. Expects ROOT, BIN,
-# OUT, WORK, RESULTS, CONNS, DURATION, NPAIRS and the *_PORT variables to be set.
+# OUT, CONNS, DURATION and NPAIRS to be set; sets the ports, WORK (removed on exit) and RESULTS.
+
+# Ports (all loopback), away from the defaults and from the test suites' random ports.
+NATS_PORT=24222 NATS_MON=28222 SIM_PORT=28090 ING_PORT=28081 REDIS_PORT=26379
+QA_MEM=28080 QA_REDIS=28082 QA_COLD=28083 BASE_PORT=28099
+WORK=$(mktemp -d /tmp/ltp-bench.XXXXXX)
+RESULTS=$OUT/results.jsonl
+: > "$RESULTS"
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # --- tools --------------------------------------------------------------------------------

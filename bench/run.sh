@@ -29,13 +29,6 @@ SWEEP_DURATION=${SWEEP_DURATION:-10}
 OUT=${OUT:-$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT/raw"
 OUT=$(cd "$OUT" && pwd)
-WORK=$(mktemp -d /tmp/ltp-bench.XXXXXX)
-RESULTS=$OUT/results.jsonl
-: > "$RESULTS"
-
-# Ports (all loopback), away from the defaults and from the test suites' random ports.
-NATS_PORT=24222 NATS_MON=28222 SIM_PORT=28090 ING_PORT=28081 REDIS_PORT=26379
-QA_MEM=28080 QA_REDIS=28082 QA_COLD=28083 BASE_PORT=28099
 
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
