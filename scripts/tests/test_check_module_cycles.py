@@ -1,30 +1,15 @@
 """Unit tests of scripts/check-module-cycles: small crates written to a temporary directory,
 with and without a loop. Run: python3 -m unittest discover -s scripts/tests"""
 
-import importlib.machinery
-import importlib.util
 import io
 import os
-import sys
 import tempfile
 import textwrap
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPT = os.path.join(HERE, "..", "check-module-cycles")
-REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
+from script_loader import REPO, load
 
-
-def load_script():
-    loader = importlib.machinery.SourceFileLoader("check_module_cycles", SCRIPT)
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[loader.name] = module  # dataclasses look their module up there
-    loader.exec_module(module)
-    return module
-
-
-cmc = load_script()
+cmc = load("check-module-cycles")
 
 
 def write_tree(root: str, files: dict) -> None:

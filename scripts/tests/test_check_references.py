@@ -1,32 +1,17 @@
 """Unit tests of scripts/check-references: small repositories written to a temporary
 directory, with and without bad references. Run: python3 -m unittest discover -s scripts/tests"""
 
-import importlib.machinery
-import importlib.util
 import io
 import os
 import subprocess
-import sys
 import tempfile
 import textwrap
 import unittest
 from contextlib import redirect_stdout, redirect_stderr
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPT = os.path.join(HERE, "..", "check-references")
-REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
+from script_loader import REPO, load
 
-
-def load_script():
-    loader = importlib.machinery.SourceFileLoader("check_references", SCRIPT)
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[loader.name] = module
-    loader.exec_module(module)
-    return module
-
-
-cr = load_script()
+cr = load("check-references")
 
 KRAKEN_DOC = """\
 # Kraken
