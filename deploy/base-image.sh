@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds ltp-base:bookworm from Debian's package archive, without any container registry
-# (design.md §4): debootstrap --variant=minbase bookworm with nats-server 2.9, redis-server 7.0,
+# Builds ltp-base:bookworm from Debian's package archive, without any container registry (the
+# machines that build ltp may reach Debian's archive but no registry): debootstrap
+# --variant=minbase bookworm (about 30 s) with nats-server 2.9, redis-server 7.0,
 # haproxy, ca-certificates and curl, imported with `docker import`. The test, compose and
 # application images are built on it. Kept when it exists with the current recipe.
 # Usage: deploy/base-image.sh [--force]

@@ -6,7 +6,7 @@
 #   ltp-redis:test   redis-server, no persistence, reachable from outside the container
 #
 # When a registry is reachable the official images are pulled and relabelled; otherwise they
-# are built on ltp-base:bookworm (deploy/base-image.sh, from Debian packages; design.md §4).
+# are built on ltp-base:bookworm (deploy/base-image.sh, from Debian packages).
 # Images that exist with the current recipe version are kept, so repeated runs cost nothing.
 # Usage: deploy/test-images.sh [--force]
 set -euo pipefail

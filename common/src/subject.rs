@@ -1,4 +1,4 @@
-//! NATS subject builders: the one place where the subject grammar of design.md §2.2 lives.
+//! NATS subject builders: the one place where the subject grammar of docs/architecture.md lives.
 //!
 //! | subject                           | what                                   |
 //! |-----------------------------------|----------------------------------------|

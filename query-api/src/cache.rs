@@ -2,7 +2,7 @@
 //!
 //! Whatever the backend, the cache holds at most one price per pair, never replaces a price
 //! with an older one, and serves a price only while its age is within the TTL (the maximum age
-//! served, design §2.5): an older one is reported as expired, never served.
+//! served, docs/architecture.md "Freshness"): an older one is reported as expired, never served.
 
 mod entry;
 mod memory;

@@ -417,7 +417,7 @@ impl Config {
                 format!("invalid header name: {:?}", auth.header_name),
             ));
         }
-        // Enabling auth without a key would lock every client out (seed defect §8.18).
+        // Enabling auth without a key locks every client out (docs/seed-compatibility.md §8.18).
         if auth.enabled && auth.keys()?.is_empty() {
             return Err(Invalid::new(
                 "auth.api_key",

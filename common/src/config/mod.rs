@@ -1,4 +1,4 @@
-//! Configuration loading shared by both binaries (design.md §2.7).
+//! Configuration loading shared by both binaries (README.md, "Configuration").
 //!
 //! Layers, lowest first: defaults in code < `configs/config.yaml` < `configs/config.{ENVIRONMENT}.yaml`
 //! < environment variables (the seed's names, then `LTP_SECTION__KEY`) < `--config FILE`.

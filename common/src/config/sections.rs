@@ -1,5 +1,5 @@
 //! Configuration sections both binaries read, and the validation rules they share. Messages
-//! follow the seed's wording (seed-service.md §4.3) so operators recognise them.
+//! follow the seed's wording (docs/seed-compatibility.md §4.3) so operators recognise them.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -77,7 +77,7 @@ pub fn validate_shutdown_timeout(key: &'static str, d: Duration) -> Result<(), I
     Ok(())
 }
 
-/// The cache TTL, which is also the maximum age of a price the API serves (design.md §2.5).
+/// The cache TTL, also the maximum age of a price the API serves (docs/architecture.md, Freshness).
 pub fn validate_ttl(key: &'static str, ttl: Duration) -> Result<(), Invalid> {
     let d = format_duration(ttl);
     let message = if ttl.is_zero() {
