@@ -2,7 +2,8 @@
 //!
 //! Whatever the backend, the cache holds at most one price per pair, never replaces a price
 //! with an older one, and serves a price only while its age is within the TTL (the maximum age
-//! served, design §2.5): an older one is reported as expired, never served.
+//! served): an older one is reported as expired, never served. The TTL is enforced here, in
+//! [`Cache::lookup`]; Redis also drops a key when its price's freshness runs out.
 
 mod entry;
 mod memory;
@@ -77,8 +78,8 @@ pub enum Error {
     Redis(#[source] ::redis::RedisError),
 }
 
-/// The cache backend.
-#[derive(Debug)]
+/// The cache backend; clones share the same prices.
+#[derive(Debug, Clone)]
 pub enum Cache {
     /// In this process.
     Memory(MemoryCache),
@@ -157,6 +158,7 @@ impl Cache {
     }
 }
 
+/// The TTL rule: an entry older than `ttl_ms` at `now_ms` is [`Miss::Expired`], never served.
 fn fresh(found: Lookup, now_ms: i64, ttl_ms: u64) -> Lookup {
     let entry = found?;
     if entry.age_ms(now_ms) > ttl_ms {

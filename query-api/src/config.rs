@@ -1,4 +1,7 @@
-//! query-api's configuration: the sections of the shared configuration file it reads.
+//! query-api's configuration: the sections of the shared configuration file it reads, and
+//! their rules. [`Config::validated`] checks every rule once and keeps what checking had to
+//! compute (the served pairs, the API keys, the trusted networks) in a [`Validated`], so nothing
+//! downstream parses or checks the configuration again.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -9,7 +12,11 @@ use common::config::{
     validate_ttl,
 };
 use common::secret::Secret;
+use ipnet::{IpNet, Ipv4Net};
+use salvo::http::HeaderName;
 use serde::{Deserialize, Serialize};
+
+use crate::params::Served;
 
 /// Everything query-api reads. Other sections of the file (`exchange`, `ingestor`) are ignored.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -292,17 +299,39 @@ pub struct AccessLogConfig {
 impl Config {
     /// Every rule, first failure only, in the seed's order where it had one.
     pub fn validate(&self) -> Result<(), Invalid> {
+        self.check().map(drop)
+    }
+
+    /// Checks every rule (as [`Config::validate`]) and keeps what the checks computed.
+    pub fn validated(self) -> Result<Validated, Invalid> {
+        let derived = self.check()?;
+        Ok(Validated {
+            config: self,
+            derived,
+        })
+    }
+
+    /// The rules in order.
+    fn check(&self) -> Result<Derived, Invalid> {
         self.server.validate()?;
         validate_ttl("cache.ttl", self.cache.ttl)?;
         if self.cache.backend == CacheBackend::Redis {
             self.validate_redis()?;
         }
         self.nats.validate()?;
-        self.validate_rate_limit()?;
-        self.validate_auth()?;
+        let trusted_proxies = self.validate_rate_limit()?;
+        let (key_header, api_keys) = self.validate_auth()?;
         self.validate_limits()?;
         self.logging.validate()?;
-        self.business.validate()
+        self.business.validate()?;
+        Ok(Derived {
+            served: Served::new(self.business.pairs()?),
+            access: Access {
+                api_keys,
+                key_header,
+                trusted_proxies,
+            },
+        })
     }
 
     fn validate_redis(&self) -> Result<(), Invalid> {
@@ -355,7 +384,8 @@ impl Config {
         Ok(())
     }
 
-    fn validate_rate_limit(&self) -> Result<(), Invalid> {
+    /// Also returns the trusted proxies' networks.
+    fn validate_rate_limit(&self) -> Result<Vec<IpNet>, Invalid> {
         let rl = &self.rate_limit;
         if rl.enabled {
             let (c, r) = (rl.capacity, rl.refill_rate);
@@ -391,46 +421,58 @@ impl Config {
                 );
             }
         }
-        for proxy in &rl.trusted_proxies {
-            if parse_cidr(proxy).is_none() {
-                return Err(Invalid::new(
-                    "rate_limit.trusted_proxies",
-                    format!(
-                        "invalid trusted proxy: {proxy}, expected an IP address or CIDR (10.0.0.0/8)"
-                    ),
-                ));
-            }
-        }
-        Ok(())
+        rl.trusted_proxies
+            .iter()
+            .map(|proxy| {
+                parse_network(proxy).ok_or_else(|| {
+                    Invalid::new(
+                        "rate_limit.trusted_proxies",
+                        format!(
+                            "invalid trusted proxy: {proxy}, expected an IP address or CIDR (10.0.0.0/8)"
+                        ),
+                    )
+                })
+            })
+            .collect()
     }
 
-    fn validate_auth(&self) -> Result<(), Invalid> {
+    /// Also returns the key header and, when auth is enabled, the accepted keys.
+    fn validate_auth(&self) -> Result<(HeaderName, Option<Vec<Secret>>), Invalid> {
         let auth = &self.auth;
-        if auth.header_name.trim().is_empty()
-            || !auth
-                .header_name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(Invalid::new(
-                "auth.header_name",
-                format!("invalid header name: {:?}", auth.header_name),
-            ));
-        }
-        // Enabling auth without a key would lock every client out (seed defect §8.18).
-        if auth.enabled && auth.keys()?.is_empty() {
-            return Err(Invalid::new(
-                "auth.api_key",
-                "auth is enabled but no API key is configured (set AUTH_API_KEY or AUTH_API_KEYS_FILE)",
-            ));
-        }
+        let header = Some(&auth.header_name)
+            .filter(|name| {
+                !name.trim().is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+            .and_then(|name| HeaderName::from_bytes(name.as_bytes()).ok())
+            .ok_or_else(|| {
+                Invalid::new(
+                    "auth.header_name",
+                    format!("invalid header name: {:?}", auth.header_name),
+                )
+            })?;
+        let keys = if auth.enabled {
+            let keys = auth.keys()?;
+            // Enabling auth without a key would lock every client out (a defect of the seed).
+            if keys.is_empty() {
+                return Err(Invalid::new(
+                    "auth.api_key",
+                    "auth is enabled but no API key is configured (set AUTH_API_KEY or AUTH_API_KEYS_FILE)",
+                ));
+            }
+            Some(keys)
+        } else {
+            None
+        };
         if auth.unauth_paths.iter().any(|p| !p.starts_with('/')) {
             return Err(Invalid::new(
                 "auth.unauth_paths",
                 "every unauth path must start with '/'",
             ));
         }
-        Ok(())
+        Ok((header, keys))
     }
 
     fn validate_limits(&self) -> Result<(), Invalid> {
@@ -494,18 +536,61 @@ impl Config {
     }
 }
 
-/// Parses `10.0.0.1` or `10.0.0.0/8` into a network address and prefix length.
-pub fn parse_cidr(text: &str) -> Option<(IpAddr, u8)> {
+/// A configuration that passed every rule, with what the rules computed.
+#[derive(Debug)]
+pub struct Validated {
+    config: Config,
+    derived: Derived,
+}
+
+impl Validated {
+    /// The configuration as loaded.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Splits into the configuration and what validation computed from it.
+    pub(crate) fn into_parts(self) -> (Config, Derived) {
+        (self.config, self.derived)
+    }
+}
+
+/// What validation computed from a [`Config`].
+#[derive(Debug)]
+pub(crate) struct Derived {
+    /// `business.supported_pairs`, parsed.
+    pub served: Served,
+    pub access: Access,
+}
+
+/// The `auth` and `rate_limit` settings the middleware works from, as validation parsed them.
+#[derive(Debug, Clone)]
+pub struct Access {
+    /// The accepted API keys (from `auth.api_key` and `auth.api_keys_file`): `Some` exactly
+    /// when `auth.enabled`, and then never empty.
+    pub api_keys: Option<Vec<Secret>>,
+    /// `auth.header_name`.
+    pub key_header: HeaderName,
+    /// `rate_limit.trusted_proxies`; IPv4-mapped IPv6 networks in their IPv4 form.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// `10.0.0.1` (one address) or `10.0.0.0/8`. An IPv4-mapped IPv6 network (`::ffff:10.0.0.0/104`)
+/// becomes the IPv4 network it means, since client addresses are compared in that form.
+fn parse_network(text: &str) -> Option<IpNet> {
     let text = text.trim();
-    let (addr, len) = match text.split_once('/') {
-        Some((addr, len)) => (addr.parse::<IpAddr>().ok()?, len.parse::<u8>().ok()?),
-        None => {
-            let addr = text.parse::<IpAddr>().ok()?;
-            (addr, if addr.is_ipv4() { 32 } else { 128 })
-        }
-    };
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    (len <= max).then_some((addr, len))
+    let net = text
+        .parse::<IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+        .ok()?;
+    Some(match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => v6
+            .addr()
+            .to_ipv4_mapped()
+            .and_then(|v4| Ipv4Net::new(v4, v6.prefix_len() - 96).ok())
+            .map_or(net, IpNet::V4),
+        _ => net,
+    })
 }
 
 #[cfg(test)]
@@ -659,15 +744,32 @@ mod tests {
 
     #[test]
     fn cidrs_parse() {
+        let net = |text: &str| text.parse::<IpNet>().expect("net");
+        assert_eq!(parse_network("10.1.2.3"), Some(net("10.1.2.3/32")));
+        assert_eq!(parse_network("fd00::/8"), Some(net("fd00::/8")));
+        assert_eq!(parse_network("10.0.0.0/40"), None);
+        assert_eq!(parse_network("example.com"), None);
         assert_eq!(
-            parse_cidr("10.1.2.3"),
-            Some(("10.1.2.3".parse().expect("ip"), 32))
+            parse_network(" ::ffff:10.0.0.0/104"),
+            Some(net("10.0.0.0/8"))
         );
+    }
+
+    #[test]
+    fn validation_keeps_what_it_computed() {
+        let mut c = Config::default();
+        c.auth.enabled = true;
+        c.auth.api_key = Secret::new("k1, k2");
+        c.auth.header_name = "X-Key".into();
+        c.rate_limit.trusted_proxies = vec!["10.0.0.0/8".into()];
+        let (_, derived) = c.validated().expect("valid").into_parts();
+        assert_eq!(derived.served.pairs.len(), 7);
+        let access = derived.access;
+        assert_eq!(access.api_keys.map(|k| k.len()), Some(2));
+        assert_eq!(access.key_header, "x-key");
         assert_eq!(
-            parse_cidr("fd00::/8"),
-            Some(("fd00::".parse().expect("ip"), 8))
+            access.trusted_proxies,
+            ["10.0.0.0/8".parse::<IpNet>().expect("net")]
         );
-        assert_eq!(parse_cidr("10.0.0.0/40"), None);
-        assert_eq!(parse_cidr("example.com"), None);
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::config::AccessLogLevel;
 use crate::json;
-use crate::routes::Route;
+use crate::route::Route;
 
 /// One request's line.
 pub struct Line<'a> {
