@@ -42,7 +42,7 @@ pub fn push_str(out: &mut impl BufMut, s: &str) {
     out.put_u8(b'"');
 }
 
-/// Appends an unsigned integer.
+/// Appends an unsigned integer, formatted without allocating.
 pub fn push_u64(out: &mut impl BufMut, n: u64) {
     out.put_slice(itoa::Buffer::new().format(n).as_bytes());
 }

@@ -1,5 +1,5 @@
 //! The `pair` / `pairs` query parameter: found in the raw query string, decoded strictly, and
-//! parsed with the seed's rules and messages (seed-service.md §1.3).
+//! parsed with the seed's rules and messages.
 //!
 //! Rules: only the first occurrence counts; empty means every configured pair; elements are
 //! comma separated, trimmed, case-insensitive, empty ones skipped; the first bad element fails

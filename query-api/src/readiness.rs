@@ -26,12 +26,12 @@ pub struct Check {
 }
 
 impl Readiness {
-    /// Records whether NATS is connected.
+    /// Set by the warm-up task on every connection change.
     pub fn set_nats(&self, connected: bool) {
         self.0.nats.store(connected, Ordering::Release);
     }
 
-    /// Whether NATS is connected.
+    /// Whether NATS was connected at the last change (for `/ready` and `/metrics`).
     pub fn nats(&self) -> bool {
         self.0.nats.load(Ordering::Acquire)
     }

@@ -51,7 +51,7 @@ pub type ScriptedFn = dyn Fn(RefreshRequest) -> Result<RefreshReply, RefreshErro
 pub enum Refresher {
     /// A NATS request to the ingestors' queue group.
     Nats {
-        /// The connection.
+        /// Shared with the consumer and the warm-up.
         client: Client,
         /// `<prefix>.refresh.kraken`.
         subject: String,

@@ -27,7 +27,7 @@ impl Default for MemoryCache {
 }
 
 impl MemoryCache {
-    /// An empty cache.
+    /// A cache with an empty slot for every market of the table.
     pub fn new() -> MemoryCache {
         MemoryCache::default()
     }

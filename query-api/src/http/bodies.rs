@@ -86,7 +86,7 @@ impl LtpItem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[salvo(schema(name = "query_api.api.PairError"))]
 pub struct PairError {
-    /// The pair.
+    /// The pair, as canonical `BASE/QUOTE`.
     pub pair: String,
     /// `Failed to fetch price` (or `Refresh failed` for refreshes).
     pub error: String,

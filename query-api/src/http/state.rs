@@ -16,7 +16,7 @@ use crate::readiness::Readiness;
 #[derive(Debug, Clone)]
 pub struct AppState(Arc<State>);
 
-/// The shared parts.
+/// What an [`AppState`] points to.
 #[derive(Debug)]
 pub struct State {
     /// Where prices are read (and refreshed prices stored): memory or Redis.

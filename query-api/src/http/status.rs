@@ -100,7 +100,7 @@ impl ApiError {
         }
     }
 
-    /// The HTTP status.
+    /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         self.parts().0
     }

@@ -38,10 +38,10 @@ pub struct PostRefresh(pub AppState);
         (status_code = 400, description = "INVALID_PARAMETER: malformed or unsupported pair", body = ErrorBody),
         (status_code = 401, description = "API key missing or invalid (when auth is enabled)", body = AuthErrorBody),
         (status_code = 429, description = "Rate limit exceeded", body = RateLimitBody),
+        (status_code = 500, description = "INTERNAL_ERROR: the request to the ingestor could not be encoded (a bug; never expected)", body = ErrorBody),
         (status_code = 502, description = "Kraken failed for some pairs (REFRESH_FAILED, per-pair errors), or the ingestor's reply was invalid", body = RefreshResponse),
         (status_code = 503, description = "NO_INGESTOR (none running), NATS_UNAVAILABLE or CACHE_ERROR", body = ErrorBody),
         (status_code = 504, description = "INGESTOR_TIMEOUT or TIMEOUT: no answer in time", body = ErrorBody),
-        (status_code = 500, description = "INTERNAL_ERROR: the request to the ingestor could not be encoded (a bug; never expected)", body = ErrorBody),
     )
 )]
 impl PostRefresh {
