@@ -26,7 +26,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{Entry, Error, Lookup, Miss};
+use super::entry::Entry;
+use super::outcome::{Error, Lookup, Miss};
 use crate::config::RedisConfig;
 use crate::metrics::Metrics;
 
