@@ -12,7 +12,6 @@ mod client_ip;
 mod cors;
 mod limits;
 mod rate_limit;
-
 pub(super) mod request_id;
 
 use std::time::Instant;
