@@ -46,7 +46,8 @@
 //!   hot body by hand.
 //! * `http/middleware/` — request id, limits, CORS, metrics and access log (`Edge`); rate
 //!   limit and API keys (`Guard`).
-//! * `http/openapi.rs` — the OpenAPI document; `http/state.rs` — what handlers share.
+//! * `http/openapi.rs` — the OpenAPI document; `http/state.rs` — what handlers share;
+//!   `http/request_id.rs` — `X-Request-ID`, kept or generated, read back by the logs.
 
 mod bus;
 pub mod cache;

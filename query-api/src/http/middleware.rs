@@ -12,7 +12,6 @@ mod client_ip;
 mod cors;
 mod limits;
 mod rate_limit;
-pub(super) mod request_id;
 
 use std::time::Instant;
 
@@ -24,6 +23,7 @@ use self::client_ip::TrustedProxies;
 use self::cors::Cors;
 pub use self::limits::read_buffer;
 use self::rate_limit::{Decision, RateLimiter};
+use super::request_id;
 use super::state::AppState;
 use super::status::{Answer, ApiError};
 use crate::route::Route;

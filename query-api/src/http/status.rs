@@ -11,7 +11,7 @@ use salvo::http::header::{ALLOW, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use salvo::{Response, async_trait};
 
 use super::bodies::{self, AuthErrorBody, ErrorBody, RateLimitBody, RateLimitDetails};
-use super::middleware::request_id;
+use super::request_id;
 use crate::bus::RefreshError;
 use crate::params::ParamError;
 
