@@ -33,7 +33,8 @@
 //! * `readiness` — the flags behind `/ready`.
 //! * `json` — Go-compatible JSON escaping, by hand (hot path) and through serde.
 //! * `cache` — `Cache::{Memory, Redis}`; **the TTL is enforced** in `Cache::lookup`
-//!   (`cache.rs`); `cache/entry.rs` prepares each price's REST item once.
+//!   (`cache.rs`); `cache/entry.rs` prepares each price's REST item once; `cache/outcome.rs`
+//!   says what a read or write answers.
 //! * `bus/consumer.rs` — the price subscriptions feeding the cache.
 //! * `bus/warmup.rs` — last values from JetStream or an ingestor snapshot, on every connect.
 //! * `bus/requester.rs` — the NATS request-reply client that asks an ingestor to refresh.
