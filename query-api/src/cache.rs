@@ -2,10 +2,12 @@
 //!
 //! Whatever the backend, the cache holds at most one price per pair, never replaces a price
 //! with an older one, and serves a price only while its age is within the TTL (the maximum age
-//! served, docs/architecture.md "Freshness"): an older one is reported as expired, never served.
+//! served): an older one is reported as expired, never served. The TTL is enforced here, in
+//! [`Cache::lookup`]; Redis also drops a key when its price's freshness runs out.
 
 mod entry;
 mod memory;
+mod outcome;
 mod redis;
 
 use std::sync::Arc;
@@ -14,71 +16,11 @@ use common::Pair;
 
 pub use self::entry::Entry;
 pub use self::memory::MemoryCache;
+pub use self::outcome::{Error, Lookup, Miss, Offer};
 pub use self::redis::RedisCache;
 
-/// Why a pair has no price to serve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Miss {
-    /// No price received yet (or it expired out of Redis).
-    NotFound,
-    /// A price is known but older than the TTL.
-    Expired,
-    /// The cache could not be asked (Redis down or too slow).
-    Unavailable,
-    /// The stored value could not be decoded.
-    Invalid,
-}
-
-impl Miss {
-    /// The reason as the seed's error messages end: `key not found`, `key expired`, …
-    pub fn reason(self) -> &'static str {
-        match self {
-            Miss::NotFound => "key not found",
-            Miss::Expired => "key expired",
-            Miss::Unavailable => "cache unavailable",
-            Miss::Invalid => "cached value unreadable",
-        }
-    }
-
-    /// Short machine-readable form, for metrics and the `reason` field.
-    pub fn label(self) -> &'static str {
-        match self {
-            Miss::NotFound => "not_found",
-            Miss::Expired => "expired",
-            Miss::Unavailable => "cache_unavailable",
-            Miss::Invalid => "invalid",
-        }
-    }
-}
-
-/// A fresh entry, or why there is none.
-pub type Lookup = Result<Arc<Entry>, Miss>;
-
-/// What happened to an entry offered by the NATS consumer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Offer {
-    /// Stored (memory) or queued for the next Redis write.
-    Accepted,
-    /// A newer price of the pair is already held; the offer was dropped.
-    Stale,
-}
-
-/// Why a write failed.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Redis is known to be down: the write was not attempted.
-    #[error("redis unavailable")]
-    Unavailable,
-    /// Redis did not answer within `cache.redis.timeout`.
-    #[error("redis timed out")]
-    Timeout,
-    /// Redis answered with an error or the connection failed.
-    #[error("redis error")]
-    Redis(#[source] ::redis::RedisError),
-}
-
-/// The cache backend.
-#[derive(Debug)]
+/// The cache backend; clones share the same prices.
+#[derive(Debug, Clone)]
 pub enum Cache {
     /// In this process.
     Memory(MemoryCache),
@@ -157,6 +99,7 @@ impl Cache {
     }
 }
 
+/// The TTL rule: an entry older than `ttl_ms` at `now_ms` is [`Miss::Expired`], never served.
 fn fresh(found: Lookup, now_ms: i64, ttl_ms: u64) -> Lookup {
     let entry = found?;
     if entry.age_ms(now_ms) > ttl_ms {

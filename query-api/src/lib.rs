@@ -1,50 +1,84 @@
 //! query-api: the REST service over the last traded prices the ingestor publishes on NATS.
 //!
 //! ```text
-//! NATS ─► consumer ─► cache (memory | Redis) ─► handlers ─► REST clients
-//!   ▲                                              │
-//!   └───────── refresh / snapshot requests ◄───────┘
+//! NATS ─► bus::consumer ─► cache (memory | Redis) ─► http ─► REST clients
+//!   ▲                                                  │
+//!   └───────── bus::requester (refresh, snapshot) ◄────┘
 //! ```
 //!
-//! [`QueryApi::build`] binds and connects in the background; [`QueryApi::run`] serves until
-//! its token is cancelled, then drains. [`router`] is the whole HTTP app, for in-process tests.
+//! [`QueryApi::build`] validates the configuration, binds and connects in the background;
+//! [`QueryApi::run`] serves until its token is cancelled, then drains. [`router`] is the whole
+//! HTTP app, for in-process tests.
+//!
+//! # Layers
+//!
+//! Four layers, one per folder, above a floor of shared vocabulary. **A module imports only
+//! from its own layer or from layers below it**, never from above (`scripts/check-module-cycles`
+//! fails on any loop):
+//!
+//! | layer | modules | what |
+//! |---|---|---|
+//! | 4 | `service.rs` | [`QueryApi`]: wires the layers below, runs and drains |
+//! | 3 | `http/` | the REST API: router, handlers, middleware, statuses, bodies, OpenAPI |
+//! | 2 | `bus/` | NATS: prices in, warm-up, refresh and snapshot requests out |
+//! | 1 | `cache/` | the price store, memory or Redis |
+//! | 0 | `config`, `params`, `route`, `metrics`, `readiness`, `json` | vocabulary every layer uses |
+//!
+//! # Module map
+//!
+//! * `config` — the configuration sections, validated once into `Validated`.
+//! * `params` — the `pair`/`pairs` parameter: query decoding, the seed's parsing rules.
+//! * `route` — the routes as a closed set: metric labels, access-log routes, 405's `Allow`.
+//! * `metrics` — the Prometheus registry (`metrics/families.rs` registers the families).
+//! * `readiness` — the flags behind `/ready`.
+//! * `json` — Go-compatible JSON escaping, by hand (hot path) and through serde.
+//! * `cache` — `Cache::{Memory, Redis}`; **the TTL is enforced** in `Cache::lookup`
+//!   (`cache.rs`); `cache/entry.rs` prepares each price's REST item once; `cache/outcome.rs`
+//!   says what a read or write answers.
+//! * `bus/consumer.rs` — the price subscriptions feeding the cache.
+//! * `bus/warmup.rs` — last values from JetStream or an ingestor snapshot, on every connect.
+//! * `bus/requester.rs` — the NATS request-reply client that asks an ingestor to refresh.
+//! * `http/router.rs` — which handler answers which path; 404/405.
+//! * `http/handlers/` — `ltp.rs` (`GET /api/v1/ltp`, `/cached`), `refresh.rs` (**where a
+//!   refresh is answered**: `POST /api/v1/ltp/refresh`), `ops.rs` (`/health`, `/ready`,
+//!   `/metrics`).
+//! * `http/status.rs` — **where an error becomes a status**, and every other status decision.
+//! * `http/bodies.rs` — the response types (serde and OpenAPI); `http/ltp_body.rs` writes the
+//!   hot body by hand.
+//! * `http/middleware/` — request id, limits, CORS, metrics and access log (`Edge`); rate
+//!   limit and API keys (`Guard`).
+//! * `http/openapi.rs` — the OpenAPI document; `http/state.rs` — what handlers share;
+//!   `http/request_id.rs` — `X-Request-ID`, kept or generated, read back by the logs.
 
-pub mod api;
-mod app;
+mod bus;
 pub mod cache;
 mod config;
-mod consumer;
-mod error;
-mod handlers;
+mod http;
 mod json;
 mod metrics;
-mod middleware;
 /// Query-string and pair-list parsing; public so the fuzz targets (`fuzz/`) can reach it.
 #[doc(hidden)]
 pub mod params;
 mod readiness;
-mod refresh;
-mod render;
-mod routes;
-mod state;
-mod warmup;
+mod route;
+mod service;
 
 use common::cli::AppConfig;
 use common::config::{Invalid, LoggingConfig};
 
-pub use app::{QueryApi, run};
+pub use bus::consumer::offer;
+pub use bus::{RefreshError, Refresher};
 pub use config::{
-    AccessLogConfig, AccessLogLevel, AuthConfig, CacheBackend, CacheConfig, Config, CorsConfig,
-    LimitsConfig, MAX_URL_BYTES, RateLimitConfig, RedisConfig, parse_cidr,
+    Access, AccessLogConfig, AccessLogLevel, AuthConfig, CacheBackend, CacheConfig, Config,
+    CorsConfig, LimitsConfig, MAX_URL_BYTES, RateLimitConfig, RedisConfig, Validated,
 };
-pub use consumer::offer;
-pub use error::ApiError;
+pub use http::bodies;
+pub use http::{ApiError, AppState, State, router};
 pub use metrics::Metrics;
 pub use params::ParamError;
 pub use readiness::Readiness;
-pub use refresh::{RefreshError, Refresher};
-pub use routes::{OPENAPI_PATH, Route, router};
-pub use state::{AppState, State};
+pub use route::{OPENAPI_PATH, Route};
+pub use service::{QueryApi, run};
 
 impl AppConfig for Config {
     fn validate(&self) -> Result<(), Invalid> {

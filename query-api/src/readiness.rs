@@ -1,11 +1,14 @@
 //! What `/ready` reports: NATS connected, cache reachable, warm-up done, not shutting down.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
-/// Readiness flags, written by the background tasks and read by `/ready`.
+/// Readiness flags, written by the background tasks and read by `/ready`; clones share them.
+#[derive(Debug, Default, Clone)]
+pub struct Readiness(Arc<Flags>);
+
 #[derive(Debug, Default)]
-pub struct Readiness {
+struct Flags {
     nats: AtomicBool,
     warm: AtomicBool,
     draining: AtomicBool,
@@ -23,39 +26,39 @@ pub struct Check {
 }
 
 impl Readiness {
-    /// Records whether NATS is connected.
+    /// Set by the warm-up task on every connection change.
     pub fn set_nats(&self, connected: bool) {
-        self.nats.store(connected, Ordering::Release);
+        self.0.nats.store(connected, Ordering::Release);
     }
 
-    /// Whether NATS is connected.
+    /// Whether NATS was connected at the last change (for `/ready` and `/metrics`).
     pub fn nats(&self) -> bool {
-        self.nats.load(Ordering::Acquire)
+        self.0.nats.load(Ordering::Acquire)
     }
 
     /// Records a finished warm-up (every configured pair loaded, or known to have no price).
     pub fn set_warm(&self) {
-        self.warm.store(true, Ordering::Release);
+        self.0.warm.store(true, Ordering::Release);
     }
 
     /// Records that a warm-up is needed (start, or after a NATS reconnect), and why it is
     /// not done yet.
     pub fn set_cold(&self, detail: impl Into<String>) {
-        self.warm.store(false, Ordering::Release);
-        if let Ok(mut d) = self.warm_detail.lock() {
+        self.0.warm.store(false, Ordering::Release);
+        if let Ok(mut d) = self.0.warm_detail.lock() {
             *d = detail.into();
         }
     }
 
     /// Whether the warm-up is done.
     pub fn warm(&self) -> bool {
-        self.warm.load(Ordering::Acquire)
+        self.0.warm.load(Ordering::Acquire)
     }
 
     /// Marks the start of a graceful shutdown: `/ready` turns 503 so load balancers stop
     /// sending new requests while in-flight ones finish.
     pub fn begin_shutdown(&self) {
-        self.draining.store(true, Ordering::Release);
+        self.0.draining.store(true, Ordering::Release);
     }
 
     /// Every dependency's state; `cache_up` comes from the cache itself.
@@ -72,7 +75,7 @@ impl Readiness {
             },
             Check {
                 name: "service",
-                problem: problem(!self.draining.load(Ordering::Acquire), &|| {
+                problem: problem(!self.0.draining.load(Ordering::Acquire), &|| {
                     "shutting down".into()
                 }),
             },
@@ -80,6 +83,7 @@ impl Readiness {
                 name: "warmup",
                 problem: problem(self.warm(), &|| {
                     let detail = self
+                        .0
                         .warm_detail
                         .lock()
                         .map(|d| d.clone())

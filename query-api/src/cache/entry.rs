@@ -76,7 +76,7 @@ impl Entry {
         &self.msg
     }
 
-    /// The pair.
+    /// The pair (of the message).
     pub fn pair(&self) -> Pair {
         self.msg.pair
     }

@@ -9,12 +9,13 @@ use std::sync::Arc;
 use arc_swap::ArcSwapOption;
 use common::Pair;
 
-use super::Entry;
+use super::entry::Entry;
 
-/// Latest price of every market, indexed by [`Pair::index`].
-#[derive(Debug)]
+/// Latest price of every market, indexed by [`Pair::index`]; clones share the slots.
+#[derive(Debug, Clone)]
 pub struct MemoryCache {
-    slots: Box<[ArcSwapOption<Entry>]>,
+    /// An `Arc` costs a read no more than a `Box` would: one pointer to the slots.
+    slots: Arc<[ArcSwapOption<Entry>]>,
 }
 
 impl Default for MemoryCache {
@@ -26,7 +27,7 @@ impl Default for MemoryCache {
 }
 
 impl MemoryCache {
-    /// An empty cache.
+    /// A cache with an empty slot for every market of the table.
     pub fn new() -> MemoryCache {
         MemoryCache::default()
     }

@@ -18,6 +18,7 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{
     Client, ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, Script, TlsCertificates,
 };
+use anyhow::Context;
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use common::Pair;
@@ -25,7 +26,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{Entry, Error, Lookup, Miss};
+use super::entry::Entry;
+use super::outcome::{Error, Lookup, Miss};
 use crate::config::RedisConfig;
 use crate::metrics::Metrics;
 
@@ -321,10 +323,9 @@ async fn probe_loop(inner: Arc<Inner>, token: CancellationToken) {
     }
 }
 
-/// `redis://` (or `rediss://`) connection details from the configuration, without building a
-/// URL (a password may contain any character).
 /// The client for `cache.redis`: plain TCP, or TLS (`rediss://`) trusting the system's roots or
-/// `tls_ca_file`. Errors never include the password (it is only in the connection settings).
+/// `tls_ca_file`. Built from connection details, not a URL (a password may contain any
+/// character); errors never include the password (it is only in the connection settings).
 fn client(config: &RedisConfig) -> anyhow::Result<Client> {
     let (host, port) = config
         .addr
@@ -353,14 +354,13 @@ fn client(config: &RedisConfig) -> anyhow::Result<Client> {
     let info = addr.into_connection_info()?.set_redis_settings(redis);
     match &config.tls_ca_file {
         Some(path) if config.tls => {
-            let root_cert = std::fs::read(path)
-                .map_err(|e| anyhow::anyhow!("cache.redis.tls_ca_file {}: {e}", path.display()))?;
+            let context = || format!("cache.redis.tls_ca_file {}", path.display());
+            let root_cert = std::fs::read(path).with_context(context)?;
             let certificates = TlsCertificates {
                 client_tls: None,
                 root_cert: Some(root_cert),
             };
-            Client::build_with_tls(info, certificates)
-                .map_err(|e| anyhow::anyhow!("cache.redis.tls_ca_file {}: {e}", path.display()))
+            Client::build_with_tls(info, certificates).with_context(context)
         }
         _ => Ok(Client::open(info)?),
     }

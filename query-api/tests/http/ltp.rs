@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use query_api::api::LtpResponse;
+use query_api::bodies::LtpResponse;
 use salvo::test::TestClient;
 
 use crate::support::{App, config, fresh, price, url};

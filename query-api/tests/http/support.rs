@@ -40,12 +40,11 @@ impl App {
 
     pub fn with_refresher(config: Config, refresher: Refresher) -> App {
         let state = AppState::new(
-            config,
+            config.validated().expect("valid test config"),
             Cache::Memory(MemoryCache::new()),
             refresher,
             Metrics::new(),
-        )
-        .expect("valid test state");
+        );
         App {
             service: Service::new(router(state.clone())),
             state,
@@ -54,7 +53,7 @@ impl App {
 
     /// Publishes a price into the cache as the NATS consumer would.
     pub fn publish(&self, msg: PriceMessage) {
-        query_api::offer(&self.state, msg);
+        query_api::offer(&self.state.cache, &self.state.metrics, msg);
     }
 
     pub async fn send(&self, request: salvo::test::RequestBuilder) -> Reply {

@@ -1,10 +1,11 @@
 //! `X-Request-ID`: a valid incoming id is kept (so a trace crosses services), anything else is
 //! replaced by a new id in the seed's format `req_<unix microseconds>_<8 hex digits>`.
 
-use salvo::http::HeaderValue;
+use salvo::http::{HeaderName, HeaderValue};
 use salvo::{Request, Response};
 
-use super::REQUEST_ID;
+/// The header carrying the id, on requests and responses.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Longest incoming id accepted.
 const MAX_LEN: usize = 128;
@@ -20,7 +21,7 @@ pub fn assign(req: &Request, res: &mut Response) {
     res.headers_mut().insert(REQUEST_ID, id);
 }
 
-/// The request id [`assign`] set.
+/// The request id [`assign`] set (`-` before it ran).
 pub fn of(res: &Response) -> &str {
     res.headers()
         .get(REQUEST_ID)

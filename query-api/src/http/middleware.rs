@@ -12,24 +12,21 @@ mod client_ip;
 mod cors;
 mod limits;
 mod rate_limit;
-mod request_id;
 
 use std::time::Instant;
 
-use salvo::http::{HeaderName, HeaderValue, StatusCode};
+use salvo::http::{HeaderValue, StatusCode};
 use salvo::{Depot, FlowCtrl, Handler, Request, Response, async_trait};
 
-pub use self::auth::ApiKeys;
-pub use self::client_ip::TrustedProxies;
-pub use self::cors::Cors;
+use self::auth::ApiKeys;
+use self::client_ip::TrustedProxies;
+use self::cors::Cors;
 pub use self::limits::read_buffer;
-pub use self::rate_limit::{Decision, RateLimiter};
-use crate::error::ApiError;
-use crate::routes::Route;
-use crate::state::AppState;
-
-/// `X-Request-ID`.
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+use self::rate_limit::{Decision, RateLimiter};
+use super::request_id;
+use super::state::AppState;
+use super::status::{Answer, ApiError};
+use crate::route::Route;
 
 /// Request id, limits, CORS, metrics and access log.
 pub struct Edge {
@@ -43,7 +40,7 @@ impl Edge {
     pub fn new(state: AppState) -> Edge {
         Edge {
             cors: Cors::new(&state.config.cors),
-            proxies: TrustedProxies::new(&state.config.rate_limit.trusted_proxies),
+            proxies: TrustedProxies::new(state.access.trusted_proxies.clone()),
             state,
         }
     }
@@ -63,7 +60,7 @@ impl Handler for Edge {
         self.cors.apply(req, res);
         if Cors::is_preflight(req) {
             Cors::preflight(res);
-            res.status_code(StatusCode::OK);
+            res.status_code(Answer::Done.status());
             ctrl.skip_rest();
         } else if let Err(err) = limits::check(req, &self.state.config.limits) {
             err.write_to(res);
@@ -111,12 +108,16 @@ impl Guard {
             .rate_limit
             .enabled
             .then(|| RateLimiter::new(&config.rate_limit));
-        let keys = state.api_keys.clone();
+        let access = &state.access;
+        let keys = access
+            .api_keys
+            .as_ref()
+            .map(|keys| ApiKeys::new(&config.auth, access.key_header.clone(), keys));
         if limiter.is_none() && keys.is_none() {
             return None;
         }
         Some(Guard {
-            proxies: TrustedProxies::new(&config.rate_limit.trusted_proxies),
+            proxies: TrustedProxies::new(access.trusted_proxies.clone()),
             limiter,
             keys,
             state,
@@ -189,11 +190,7 @@ impl Handler for Guard {
             && !keys.is_exempt(path)
         {
             verdict = keys.check(req);
-            if let Err(err) = &verdict {
-                let code = match err {
-                    ApiError::ApiKeyMissing => "API_KEY_MISSING",
-                    _ => "API_KEY_INVALID",
-                };
+            if let Some(code) = verdict.as_ref().err().and_then(ApiError::auth_code) {
                 self.state.metrics.auth_failure(code);
                 tracing::warn!(
                     request_id = request_id::of(res),

@@ -1,15 +1,43 @@
-//! The response bodies, as types: they generate the OpenAPI schemas, and clients (and tests)
-//! can decode responses with them. The hot path writes the same JSON by hand (`render.rs`);
-//! tests check that the two agree.
+//! The response bodies, as types: they generate the OpenAPI schemas, every body but the hot
+//! one is serialised from them ([`to_json`]), and clients (and tests) can decode responses with
+//! them. The hot path (`GET /api/v1/ltp` and `/cached`) writes the same JSON by hand from items
+//! prepared when a price arrives (`cache/entry.rs`, `http/ltp_body.rs`); a test here checks that
+//! the hand-written item equals [`LtpItem`].
+//!
+//! Schema names (`query_api.api.*`) are pinned to the names the OpenAPI document has always
+//! used, so moving this module renames nothing a client generated code from.
 
 use std::collections::BTreeMap;
 
+use bytes::Bytes;
+use salvo::Response;
+use salvo::http::header::CONTENT_TYPE;
+use salvo::http::{HeaderValue, ResBody, StatusCode};
 use salvo::oapi::ToSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::cache::Entry;
+use crate::json;
+
+/// `Content-Type` of every JSON body (as the seed: no charset parameter).
+pub const JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// Sets a prepared JSON body with its status.
+pub fn write(res: &mut Response, status: StatusCode, body: impl Into<Bytes>) {
+    res.status_code(status);
+    res.headers_mut().insert(CONTENT_TYPE, JSON);
+    res.replace_body(ResBody::Once(body.into()));
+}
+
+/// `body` serialised as the seed's encoder would have: Go's escaping, a final newline.
+pub fn to_json<T: Serialize>(body: &T) -> Vec<u8> {
+    json::to_body(body)
+}
+
 /// One pair's last traded price.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[salvo(schema(name = "query_api.api.LtpItem"))]
 pub struct LtpItem {
     /// The pair, `BASE/QUOTE`.
     #[salvo(schema(example = "BTC/USD"))]
@@ -35,10 +63,30 @@ pub struct LtpItem {
     pub source: String,
 }
 
+impl LtpItem {
+    /// The item of `entry`, `age_ms` old: the serde twin of [`Entry::write_item`].
+    pub fn of(entry: &Entry, age_ms: u64) -> LtpItem {
+        let msg = entry.message();
+        let price = msg.price.as_str();
+        LtpItem {
+            pair: msg.pair.as_str().to_owned(),
+            // A validated price is a JSON number (`common::Price`): `null` is never written.
+            amount: RawValue::from_string(price.to_owned())
+                .unwrap_or_else(|_| RawValue::NULL.to_owned()),
+            price: price.to_owned(),
+            timestamp: msg.published_at.to_string(),
+            age_ms,
+            exchange_time: msg.exchange_time.map(|t| t.to_string()),
+            source: msg.source.as_str().to_owned(),
+        }
+    }
+}
+
 /// Why one pair has no price in the answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[salvo(schema(name = "query_api.api.PairError"))]
 pub struct PairError {
-    /// The pair.
+    /// The pair, as canonical `BASE/QUOTE`.
     pub pair: String,
     /// `Failed to fetch price` (or `Refresh failed` for refreshes).
     pub error: String,
@@ -56,6 +104,7 @@ pub struct PairError {
 
 /// `GET /api/v1/ltp` and `/api/v1/ltp/cached`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[salvo(schema(name = "query_api.api.LtpResponse"))]
 pub struct LtpResponse {
     /// Prices found: sorted by pair on 200, in request order on 206, empty on 503.
     pub ltp: Vec<LtpItem>,
@@ -66,6 +115,7 @@ pub struct LtpResponse {
 
 /// `POST /api/v1/ltp/refresh` when every pair was refreshed (200) or some failed (502).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[salvo(schema(name = "query_api.api.RefreshResponse"))]
 pub struct RefreshResponse {
     /// On failure only: `REFRESH_FAILED`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,6 +133,7 @@ pub struct RefreshResponse {
 
 /// Any other error: `{"error": CODE, "message": text}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[salvo(schema(name = "query_api.api.ErrorBody"))]
 pub struct ErrorBody {
     /// A stable code: `INVALID_PARAMETER`, `NOT_FOUND`, `NO_INGESTOR`, `INGESTOR_TIMEOUT`, …
     pub error: String,
@@ -92,6 +143,7 @@ pub struct ErrorBody {
 
 /// 401, as the seed sent it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[salvo(schema(name = "query_api.api.AuthErrorBody"))]
 pub struct AuthErrorBody {
     /// `Authentication Failed`.
     pub error: String,
@@ -103,28 +155,31 @@ pub struct AuthErrorBody {
 
 /// Details of a 429.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[salvo(schema(name = "query_api.api.RateLimitDetails"))]
 pub struct RateLimitDetails {
-    /// Advice.
+    /// `Please reduce your request rate and try again`.
     pub limit_info: String,
     /// Same as the `Retry-After` header.
     pub retry_after_seconds: u32,
 }
 
-/// 429, as the seed sent it (its `code` is the integer 429).
+/// 429, as the seed sent it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[salvo(schema(name = "query_api.api.RateLimitBody"))]
 pub struct RateLimitBody {
-    /// 429.
+    /// The status again, as an integer (the seed's field).
     pub code: u16,
     /// When to retry.
     pub details: RateLimitDetails,
     /// `RATE_LIMIT_EXCEEDED`.
     pub error: String,
-    /// Human-readable.
+    /// `Rate limit exceeded. Please slow down your requests.`
     pub message: String,
 }
 
 /// `/health` and `/ready`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[salvo(schema(name = "query_api.api.HealthBody"))]
 pub struct HealthBody {
     /// `healthy` (/health), `ready` or `unhealthy` (/ready).
     pub status: String,
@@ -134,4 +189,54 @@ pub struct HealthBody {
     /// Per dependency: `ready`, `running`, or the reason it is not ready (`cache`, `nats`,
     /// `service`, `warmup`).
     pub services: BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use common::message::SCHEMA_VERSION;
+    use common::{Pair, Price, PriceMessage, Source};
+
+    use super::*;
+
+    fn entry(price: &str, exchange_time: Option<&str>) -> Entry {
+        let at = |t: &str| t.parse().expect("timestamp");
+        Entry::new(PriceMessage {
+            v: SCHEMA_VERSION,
+            pair: Pair::parse("ETH/USD").expect("known"),
+            price: Price::parse(price).expect("valid"),
+            source: if exchange_time.is_some() {
+                Source::Ws
+            } else {
+                Source::Rest
+            },
+            exchange_time: exchange_time.map(at),
+            received_at: at("2026-07-08T05:24:41.21Z"),
+            published_at: at("2026-07-08T05:24:41.2101Z"),
+            seq: 1,
+            ingestor: Arc::from("i-1"),
+        })
+    }
+
+    #[test]
+    fn the_hand_written_item_equals_its_serde_type() {
+        for (price, exchange_time) in [
+            ("0.00044780", Some("2026-07-08T05:24:41.204829Z")),
+            ("62702.9", None),
+            ("1e-7", Some("2026-07-08T05:24:41Z")),
+        ] {
+            let entry = entry(price, exchange_time);
+            for age in [0, 7, 29_999] {
+                let mut by_hand = Vec::new();
+                entry.write_item(&mut by_hand, age);
+                let mut by_serde = Vec::new();
+                json::write(&mut by_serde, &LtpItem::of(&entry, age)).expect("serialises");
+                assert_eq!(
+                    String::from_utf8(by_hand).expect("utf8"),
+                    String::from_utf8(by_serde).expect("utf8")
+                );
+            }
+        }
+    }
 }

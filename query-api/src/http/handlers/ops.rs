@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use salvo::Response;
 use salvo::http::header::CONTENT_TYPE;
-use salvo::http::{HeaderValue, ResBody, StatusCode};
+use salvo::http::{HeaderValue, ResBody};
 use salvo::oapi::endpoint;
 
-use crate::api::HealthBody;
-use crate::error::write_json;
-use crate::state::AppState;
+use crate::http::bodies::{self, HealthBody};
+use crate::http::state::AppState;
+use crate::http::status::Answer;
 
-/// Liveness.
+/// Liveness: needs no state.
 #[derive(Debug, Clone)]
 pub struct Health;
 
@@ -28,11 +28,11 @@ impl Health {
     async fn handle(&self, res: &mut Response) {
         let mut services = BTreeMap::new();
         services.insert("service".to_owned(), "running".to_owned());
-        write_body(res, StatusCode::OK, "healthy", services);
+        write_body(res, Answer::Done, "healthy", services);
     }
 }
 
-/// Readiness.
+/// Readiness, from the flags the background tasks keep and the cache's own state.
 #[derive(Debug, Clone)]
 pub struct Ready(pub AppState);
 
@@ -64,31 +64,22 @@ impl Ready {
                 )
             })
             .collect();
-        if ready {
-            write_body(res, StatusCode::OK, "ready", services);
-        } else {
-            write_body(res, StatusCode::SERVICE_UNAVAILABLE, "unhealthy", services);
-        }
+        let word = if ready { "ready" } else { "unhealthy" };
+        write_body(res, Answer::Ready(ready), word, services);
     }
 }
 
-fn write_body(
-    res: &mut Response,
-    status: StatusCode,
-    word: &str,
-    services: BTreeMap<String, String>,
-) {
+/// The body of `/health` and `/ready`; `word` is its `status`.
+fn write_body(res: &mut Response, answer: Answer, word: &str, services: BTreeMap<String, String>) {
     let body = HealthBody {
         status: word.to_owned(),
         timestamp: Timestamp::now().to_string(),
         services,
     };
-    let mut bytes = serde_json::to_vec(&body).unwrap_or_default();
-    bytes.push(b'\n');
-    write_json(res, status, bytes);
+    bodies::write(res, answer.status(), bodies::to_json(&body));
 }
 
-/// Prometheus metrics.
+/// Prometheus metrics, with the scrape-time gauges (price ages, fresh keys) updated first.
 #[derive(Debug, Clone)]
 pub struct GetMetrics(pub AppState);
 
@@ -112,7 +103,7 @@ impl GetMetrics {
             .metrics
             .observe_cache(state.cache.backend(), &ages, state.ttl_ms);
         state.metrics.set_nats_connected(state.readiness.nats());
-        res.status_code(StatusCode::OK);
+        res.status_code(Answer::Done.status());
         res.headers_mut().insert(
             CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -1,69 +1,61 @@
 //! What every handler and middleware shares: cache, served pairs, refresher, readiness,
-//! metrics and the configuration. Built once; handlers hold a clone (no per-request lookup).
+//! metrics and the (validated) configuration. Built once; handlers hold a clone (no
+//! per-request lookup).
 
 use std::ops::Deref;
 use std::sync::Arc;
 
+use crate::bus::Refresher;
 use crate::cache::Cache;
-use crate::config::Config;
+use crate::config::{Access, Config, Validated};
 use crate::metrics::Metrics;
-use crate::middleware::ApiKeys;
 use crate::params::Served;
 use crate::readiness::Readiness;
-use crate::refresh::Refresher;
 
 /// Shared application state; clones are cheap.
 #[derive(Debug, Clone)]
 pub struct AppState(Arc<State>);
 
-/// The shared parts.
+/// What an [`AppState`] points to.
 #[derive(Debug)]
 pub struct State {
-    /// The price cache.
+    /// Where prices are read (and refreshed prices stored): memory or Redis.
     pub cache: Cache,
-    /// The pairs this deployment serves.
+    /// `business.supported_pairs`, prepared for parsing request parameters.
     pub served: Served,
     /// Maximum age of a price served, in milliseconds (`cache.ttl`).
     pub ttl_ms: u64,
-    /// Where refreshes go.
+    /// Where `POST /api/v1/ltp/refresh` sends its request (an ingestor, over NATS).
     pub refresher: Refresher,
-    /// What `/ready` reports.
+    /// Written by the warm-up and at shutdown, read by `/ready`.
     pub readiness: Readiness,
-    /// The app's metrics.
+    /// Shared with the cache and the NATS side: one registry per app.
     pub metrics: Metrics,
-    /// Accepted API keys; `None` when authentication is off.
-    pub api_keys: Option<ApiKeys>,
+    /// API keys and trusted proxies, for the middleware to prepare its guards from.
+    pub access: Access,
     /// The whole configuration (middleware reads its sections).
     pub config: Config,
 }
 
 impl AppState {
-    /// Validates the configuration and assembles the state.
+    /// Assembles the state from a validated configuration (nothing is checked again here).
     pub fn new(
-        config: Config,
+        settings: Validated,
         cache: Cache,
         refresher: Refresher,
         metrics: Metrics,
-    ) -> anyhow::Result<AppState> {
-        config
-            .validate()
-            .map_err(|invalid| anyhow::anyhow!("{invalid}"))?;
-        let pairs = config
-            .business
-            .pairs()
-            .map_err(|invalid| anyhow::anyhow!("{invalid}"))?;
-        let api_keys = ApiKeys::new(&config.auth)?;
-        metrics.set_cache_available(cache.is_available());
-        Ok(AppState(Arc::new(State {
+    ) -> AppState {
+        let (config, derived) = settings.into_parts();
+        AppState(Arc::new(State {
             cache,
-            served: Served::new(pairs),
+            served: derived.served,
             ttl_ms: u64::try_from(config.cache.ttl.as_millis()).unwrap_or(u64::MAX),
             refresher,
             readiness: Readiness::default(),
             metrics,
-            api_keys,
+            access: derived.access,
             config,
-        })))
+        }))
     }
 }
 

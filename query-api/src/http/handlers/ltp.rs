@@ -2,15 +2,15 @@
 //! to the exchange.
 
 use jiff::Timestamp;
-use salvo::http::StatusCode;
 use salvo::oapi::endpoint;
 use salvo::{Request, Response};
 
-use crate::api::{AuthErrorBody, ErrorBody, LtpResponse, RateLimitBody};
-use crate::error::{ApiError, write_json};
-use crate::params::query_param;
-use crate::render;
-use crate::state::AppState;
+use super::query::requested_pairs;
+use crate::cache::Miss;
+use crate::http::bodies::{self, AuthErrorBody, ErrorBody, LtpResponse, RateLimitBody};
+use crate::http::ltp_body;
+use crate::http::state::AppState;
+use crate::http::status::{Answer, ApiError};
 
 /// Last traded prices of one, several or all served pairs.
 #[derive(Debug, Clone)]
@@ -42,17 +42,14 @@ pub struct GetLtp(pub AppState);
 impl GetLtp {
     async fn handle(&self, req: &mut Request, res: &mut Response) {
         let state = &self.0;
-        let max = state.config.limits.max_pairs as usize;
-        let pairs = match query_param(req.uri().query(), "pair")
-            .and_then(|value| state.served.parse(value.as_deref(), max))
-        {
+        let pairs = match requested_pairs(state, req, "pair") {
             Ok(pairs) => pairs,
-            Err(err) => return ApiError::from(err).write_to(res),
+            Err(err) => return err.write_to(res),
         };
         let now_ms = Timestamp::now().as_millisecond();
         let found = state.cache.lookup(&pairs, now_ms, state.ttl_ms).await;
-        let (status, body) = render::ltp(&pairs, &found, now_ms, &state.metrics);
-        write_json(res, status, body);
+        let (status, body) = ltp_body::ltp(&pairs, &found, now_ms, &state.metrics);
+        bodies::write(res, status, body);
     }
 }
 
@@ -80,12 +77,9 @@ impl GetCached {
         let pairs = &state.served.sorted;
         let now_ms = Timestamp::now().as_millisecond();
         let found = state.cache.lookup(pairs, now_ms, state.ttl_ms).await;
-        if found
-            .iter()
-            .any(|f| matches!(f, Err(crate::cache::Miss::Unavailable)))
-        {
+        if found.iter().any(|f| matches!(f, Err(Miss::Unavailable))) {
             return ApiError::CacheUnavailable(None).write_to(res);
         }
-        write_json(res, StatusCode::OK, render::cached(&found, now_ms));
+        bodies::write(res, Answer::Done.status(), ltp_body::cached(&found, now_ms));
     }
 }

@@ -12,17 +12,18 @@ use futures::stream::select_all;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::{Cache, Entry, Offer};
-use crate::state::AppState;
+use crate::metrics::Metrics;
+use crate::params::Served;
 
 /// Subscribes to every served pair's subject (before returning, so nothing published after
 /// this call is missed once connected).
 pub async fn subscribe(
     client: &Client,
     subjects: &Subjects,
-    state: &AppState,
-) -> anyhow::Result<Vec<Subscriber>> {
-    let mut subscribers = Vec::with_capacity(state.served.pairs.len());
-    for pair in &state.served.pairs {
+    served: &Served,
+) -> Result<Vec<Subscriber>, async_nats::SubscribeError> {
+    let mut subscribers = Vec::with_capacity(served.pairs.len());
+    for pair in &served.pairs {
         subscribers.push(client.subscribe(subjects.price(*pair).clone()).await?);
     }
     Ok(subscribers)
@@ -32,7 +33,8 @@ pub async fn subscribe(
 pub async fn run(
     subscribers: Vec<Subscriber>,
     subjects: Subjects,
-    state: AppState,
+    cache: Cache,
+    metrics: Metrics,
     token: CancellationToken,
 ) {
     let mut messages = select_all(subscribers);
@@ -40,7 +42,7 @@ pub async fn run(
         tokio::select! {
             () = token.cancelled() => return,
             message = messages.next() => match message {
-                Some(message) => handle(&message, &subjects, &state),
+                Some(message) => handle(&message, &subjects, &cache, &metrics),
                 None => return,
             },
         }
@@ -48,8 +50,7 @@ pub async fn run(
 }
 
 /// Decodes one message and offers it to the cache.
-pub fn handle(message: &Message, subjects: &Subjects, state: &AppState) {
-    let metrics = &state.metrics;
+fn handle(message: &Message, subjects: &Subjects, cache: &Cache, metrics: &Metrics) {
     let Some(pair) = subjects.pair_of(&message.subject) else {
         metrics.nats_message("invalid");
         return;
@@ -72,31 +73,29 @@ pub fn handle(message: &Message, subjects: &Subjects, state: &AppState) {
             return;
         }
     };
-    offer(state, msg);
+    offer(cache, metrics, msg);
 }
 
 /// Offers a decoded price to the cache, with metrics.
-pub fn offer(state: &AppState, msg: common::PriceMessage) -> Offer {
+pub fn offer(cache: &Cache, metrics: &Metrics, msg: common::PriceMessage) -> Offer {
     let entry = Arc::new(Entry::new(msg));
-    let outcome = state.cache.offer(entry.clone());
+    let outcome = cache.offer(entry.clone());
     // Redis writes are counted by its writer, when they happen.
-    if matches!(state.cache, Cache::Memory(_)) {
+    if matches!(cache, Cache::Memory(_)) {
         let result = if outcome == Offer::Accepted {
             "success"
         } else {
             "stale"
         };
-        state.metrics.cache_set(result, 1);
+        metrics.cache_set(result, 1);
     }
     match outcome {
         Offer::Accepted => {
-            state.metrics.nats_message("stored");
+            metrics.nats_message("stored");
             let msg = entry.message();
-            state
-                .metrics
-                .set_current_price(msg.pair, msg.price.as_str());
+            metrics.set_current_price(msg.pair, msg.price.as_str());
         }
-        Offer::Stale => state.metrics.nats_message("stale"),
+        Offer::Stale => metrics.nats_message("stale"),
     }
     outcome
 }

@@ -1,8 +1,8 @@
 //! Asking an ingestor for fresh prices (refresh) or for everything it knows (snapshot), over
-//! NATS request-reply on `<prefix>.refresh.kraken` (architecture.md, "Refresh and snapshot").
+//! NATS request-reply on `<prefix>.refresh.kraken` (docs/architecture.md, "Refresh and
+//! snapshot"). The HTTP endpoint that answers clients' refreshes is `http/handlers/refresh.rs`.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::connection::State;
@@ -21,12 +21,29 @@ pub enum RefreshError {
     /// Not connected to NATS, or the request could not be sent.
     #[error("nats unavailable")]
     Nats(#[source] Option<async_nats::RequestError>),
+    /// The request could not be encoded (a bug here, not the ingestor's fault).
+    #[error("the refresh request could not be encoded")]
+    Encode(#[source] serde_json::Error),
     /// The reply is not a refresh reply.
     #[error("invalid reply from the ingestor")]
     BadReply(#[source] serde_json::Error),
 }
 
-/// A function answering refresh requests in place of NATS.
+impl RefreshError {
+    /// The `result` label of `btc_ltp_price_refreshes_total`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            RefreshError::NoResponders => "no_ingestor",
+            RefreshError::TimedOut => "timeout",
+            RefreshError::Nats(_) => "nats_error",
+            RefreshError::Encode(_) => "encode_error",
+            RefreshError::BadReply(_) => "bad_reply",
+        }
+    }
+}
+
+/// A function answering refresh requests in place of an ingestor (see `bus/scripted.rs`).
+#[cfg(feature = "scripted-refresher")]
 pub type ScriptedFn = dyn Fn(RefreshRequest) -> Result<RefreshReply, RefreshError> + Send + Sync;
 
 /// Where refresh requests go.
@@ -34,45 +51,34 @@ pub type ScriptedFn = dyn Fn(RefreshRequest) -> Result<RefreshReply, RefreshErro
 pub enum Refresher {
     /// A NATS request to the ingestors' queue group.
     Nats {
-        /// The connection.
+        /// Shared with the consumer and the warm-up.
         client: Client,
         /// `<prefix>.refresh.kraken`.
         subject: String,
-        /// How long to wait for the answer.
+        /// How long to wait for the answer (`nats.request_timeout`).
         timeout: Duration,
     },
-    /// Answers computed in process: for handler tests and embedding without NATS.
-    Scripted(Arc<ScriptedFn>),
+    /// Answers computed in process, for query-api's own HTTP tests: compiled only with the
+    /// `scripted-refresher` feature, which only query-api's dev-dependency on itself enables.
+    #[cfg(feature = "scripted-refresher")]
+    Scripted(std::sync::Arc<ScriptedFn>),
 }
 
 impl fmt::Debug for Refresher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Refresher::Nats { subject, .. } => write!(f, "Refresher::Nats({subject})"),
+            #[cfg(feature = "scripted-refresher")]
             Refresher::Scripted(_) => f.write_str("Refresher::Scripted"),
         }
     }
 }
 
 impl Refresher {
-    /// Answers every request with `answer`.
-    pub fn scripted(
-        answer: impl Fn(RefreshRequest) -> Result<RefreshReply, RefreshError> + Send + Sync + 'static,
-    ) -> Refresher {
-        Refresher::Scripted(Arc::new(answer))
-    }
-
-    /// The request timeout (for messages).
-    pub fn timeout(&self) -> Duration {
-        match self {
-            Refresher::Nats { timeout, .. } => *timeout,
-            Refresher::Scripted(_) => Duration::ZERO,
-        }
-    }
-
     /// Sends `request` and waits for one ingestor's reply.
     pub async fn request(&self, request: &RefreshRequest) -> Result<RefreshReply, RefreshError> {
         match self {
+            #[cfg(feature = "scripted-refresher")]
             Refresher::Scripted(answer) => answer(request.clone()),
             Refresher::Nats {
                 client,
@@ -84,7 +90,7 @@ impl Refresher {
                 if client.connection_state() != State::Connected {
                     return Err(RefreshError::Nats(None));
                 }
-                let payload = serde_json::to_vec(request).map_err(RefreshError::BadReply)?;
+                let payload = serde_json::to_vec(request).map_err(RefreshError::Encode)?;
                 let sent = async_nats::Request::new()
                     .payload(payload.into())
                     .timeout(Some(*timeout));

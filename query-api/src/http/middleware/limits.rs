@@ -5,7 +5,7 @@
 use salvo::Request;
 
 use crate::config::LimitsConfig;
-use crate::error::ApiError;
+use crate::http::status::ApiError;
 
 /// Checks the URL and header sizes.
 pub fn check(req: &Request, limits: &LimitsConfig) -> Result<(), ApiError> {

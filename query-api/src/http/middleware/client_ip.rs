@@ -4,26 +4,24 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use ipnet::IpNet;
 use salvo::Request;
-
-use crate::config::parse_cidr;
 
 /// Networks whose `X-Forwarded-For` is believed.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Vec<(IpAddr, u8)>);
+pub struct TrustedProxies(Vec<IpNet>);
 
 impl TrustedProxies {
-    /// From `rate_limit.trusted_proxies` (validated at start: bad entries were refused).
-    pub fn new(entries: &[String]) -> TrustedProxies {
-        TrustedProxies(entries.iter().filter_map(|e| parse_cidr(e)).collect())
+    /// From `rate_limit.trusted_proxies`, as validation parsed them (IPv4-mapped IPv6
+    /// networks already in their IPv4 form).
+    pub fn new(networks: Vec<IpNet>) -> TrustedProxies {
+        TrustedProxies(networks)
     }
 
     /// Whether `ip` is one of the trusted proxies.
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
-        self.0
-            .iter()
-            .any(|&(net, len)| in_network(ip, canonical(net), len))
+        self.0.iter().any(|net| net.contains(&ip))
     }
 
     /// The client address of `req`. An unknown peer (in-process tests) counts as 0.0.0.0.
@@ -65,20 +63,6 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-fn in_network(ip: IpAddr, net: IpAddr, len: u8) -> bool {
-    match (ip, net) {
-        (IpAddr::V4(ip), IpAddr::V4(net)) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
-            u32::from(ip) & mask == u32::from(net) & mask
-        }
-        (IpAddr::V6(ip), IpAddr::V6(net)) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
-            u128::from(ip) & mask == u128::from(net) & mask
-        }
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use salvo::conn::SocketAddr;
@@ -101,9 +85,17 @@ mod tests {
         s.parse().expect("ip")
     }
 
+    /// As validation parses `rate_limit.trusted_proxies`.
+    fn trusted(entries: &[&str]) -> TrustedProxies {
+        let mut config = crate::config::Config::default();
+        config.rate_limit.trusted_proxies = entries.iter().map(|e| (*e).to_owned()).collect();
+        let (_, derived) = config.validated().expect("valid").into_parts();
+        TrustedProxies::new(derived.access.trusted_proxies)
+    }
+
     #[test]
     fn forwarded_for_is_ignored_from_untrusted_peers() {
-        let proxies = TrustedProxies::new(&["10.0.0.0/8".into()]);
+        let proxies = trusted(&["10.0.0.0/8"]);
         let req = request("203.0.113.9:5000", &["1.2.3.4"]);
         assert_eq!(proxies.client_ip(&req), ip("203.0.113.9"));
         let none = TrustedProxies::default();
@@ -112,7 +104,7 @@ mod tests {
 
     #[test]
     fn trusted_proxies_are_skipped_right_to_left() {
-        let proxies = TrustedProxies::new(&["10.0.0.0/8".into(), "192.168.1.1".into()]);
+        let proxies = trusted(&["10.0.0.0/8", "192.168.1.1"]);
         // A client-supplied (forged) first entry is not believed: the nearest untrusted hop is.
         let req = request("10.1.1.1:80", &["6.6.6.6, 198.51.100.7, 192.168.1.1"]);
         assert_eq!(proxies.client_ip(&req), ip("198.51.100.7"));
@@ -129,7 +121,7 @@ mod tests {
 
     #[test]
     fn ipv6_and_mapped_addresses() {
-        let proxies = TrustedProxies::new(&["fd00::/8".into(), "127.0.0.1".into()]);
+        let proxies = trusted(&["fd00::/8", "127.0.0.1"]);
         assert!(proxies.contains(ip("fd12::1")));
         assert!(!proxies.contains(ip("fe80::1")));
         assert!(proxies.contains(ip("::ffff:127.0.0.1")));

@@ -1,4 +1,5 @@
-//! Starting and stopping the service: bind, connect in the background, serve, drain.
+//! The service as a whole: [`QueryApi::build`] wires configuration → cache → NATS side → HTTP
+//! and starts the background tasks; [`QueryApi::run`] serves until cancelled, then drains.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -6,25 +7,28 @@ use std::time::Duration;
 use anyhow::Context;
 use async_nats::Client;
 use common::Subjects;
+use common::config::ServerConfig;
 use salvo::conn::tcp::TcpAcceptor;
 use salvo::fuse::FuseConfig;
 use salvo::{Server, Service};
+use tokio::net::TcpListener;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 
+use crate::bus::Refresher;
+use crate::bus::consumer;
+use crate::bus::warmup::Warmup;
 use crate::cache::{Cache, MemoryCache, RedisCache};
 use crate::config::{CacheBackend, Config};
+use crate::http::{AppState, read_buffer, router};
 use crate::metrics::Metrics;
-use crate::refresh::Refresher;
-use crate::state::AppState;
-use crate::{consumer, middleware, routes, warmup};
 
 /// How long background tasks get to finish after the server has drained.
 const TASKS_GRACE: Duration = Duration::from_secs(2);
 
 /// A built query-api: listening, connecting, consuming; serving once [`QueryApi::run`] runs.
 pub struct QueryApi {
-    listener: tokio::net::TcpListener,
+    listener: TcpListener,
     addr: SocketAddr,
     state: AppState,
     client: Client,
@@ -43,38 +47,18 @@ impl std::fmt::Debug for QueryApi {
 }
 
 impl QueryApi {
-    /// Binds the listener (port 0 picks a free one), connects to NATS (and Redis) in the
-    /// background, subscribes to the price subjects and starts the warm-up. Returns without
-    /// waiting for NATS or Redis: `/ready` says when they are there.
+    /// Validates the configuration, binds the listener (port 0 picks a free one), connects to
+    /// NATS (and Redis) in the background, subscribes to the price subjects and starts the
+    /// warm-up. Returns without waiting for NATS or Redis: `/ready` says when they are there.
     pub async fn build(config: Config) -> anyhow::Result<QueryApi> {
-        config
-            .validate()
-            .map_err(|invalid| anyhow::anyhow!("{invalid}"))?;
+        let settings = config.validated()?;
+        let config = settings.config();
         let subjects = Subjects::new(&config.nats.subject_prefix)?;
-        let port = u16::try_from(config.server.port).context("server.port")?;
-        let listener = tokio::net::TcpListener::bind((config.server.host.as_str(), port))
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot listen on {}:{}",
-                    config.server.host, config.server.port
-                )
-            })?;
-        let addr = listener.local_addr()?;
+        let (listener, addr) = bind(&config.server).await?;
         let token = CancellationToken::new();
         let tasks = TaskTracker::new();
         let metrics = Metrics::new();
-        let cache = match config.cache.backend {
-            CacheBackend::Memory => Cache::Memory(MemoryCache::new()),
-            CacheBackend::Redis => Cache::Redis(RedisCache::start(
-                &config.cache.redis,
-                &config.business.cache_prefix,
-                config.cache.ttl,
-                metrics.clone(),
-                &token,
-                &tasks,
-            )?),
-        };
+        let cache = open_cache(config, &metrics, &token, &tasks)?;
         let connection = common::nats::connect(&config.nats, "query-api")
             .await
             .context("nats connection options")?;
@@ -85,24 +69,31 @@ impl QueryApi {
             timeout: config.nats.request_timeout,
         };
         let use_jetstream = config.nats.jetstream;
-        let state = AppState::new(config, cache, refresher, metrics)?;
-        let subscribers = consumer::subscribe(&client, &subjects, &state)
+        let state = AppState::new(settings, cache, refresher, metrics);
+        state
+            .metrics
+            .set_cache_available(state.cache.is_available());
+        let subscribers = consumer::subscribe(&client, &subjects, &state.served)
             .await
             .context("subscribing to the price subjects")?;
         tasks.spawn(consumer::run(
             subscribers,
             subjects.clone(),
-            state.clone(),
+            state.cache.clone(),
+            state.metrics.clone(),
             token.clone(),
         ));
-        tasks.spawn(warmup::run(
-            client.clone(),
-            connection.events.subscribe(),
+        let warmup = Warmup {
+            client: client.clone(),
             subjects,
             use_jetstream,
-            state.clone(),
-            token.clone(),
-        ));
+            refresher: state.refresher.clone(),
+            cache: state.cache.clone(),
+            served: state.served.clone(),
+            readiness: state.readiness.clone(),
+            metrics: state.metrics.clone(),
+        };
+        tasks.spawn(warmup.run(connection.events.subscribe(), token.clone()));
         tracing::info!(%addr, backend = state.cache.backend(), pairs = state.served.pairs.len(), "query-api built");
         Ok(QueryApi {
             listener,
@@ -148,9 +139,9 @@ impl QueryApi {
         let mut server = Server::new(acceptor).fuse_config(fuse);
         server
             .http1_mut()
-            .max_buf_size(middleware::read_buffer(&state.config.limits));
+            .max_buf_size(read_buffer(&state.config.limits));
         let handle = server.handle();
-        let service = Service::new(routes::router(state.clone()));
+        let service = Service::new(router(state.clone()));
         tracing::info!(%addr, "serving");
         let serve = server.try_serve(service);
         tokio::pin!(serve);
@@ -181,4 +172,34 @@ impl QueryApi {
 /// Builds and runs query-api until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     QueryApi::build(config).await?.run(shutdown).await
+}
+
+/// Binds the REST listener; port 0 picks a free one.
+async fn bind(server: &ServerConfig) -> anyhow::Result<(TcpListener, SocketAddr)> {
+    let port = u16::try_from(server.port).context("server.port")?;
+    let listener = TcpListener::bind((server.host.as_str(), port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", server.host, server.port))?;
+    let addr = listener.local_addr()?;
+    Ok((listener, addr))
+}
+
+/// The configured cache; Redis's writer and probe run in `tasks` until `token` is cancelled.
+fn open_cache(
+    config: &Config,
+    metrics: &Metrics,
+    token: &CancellationToken,
+    tasks: &TaskTracker,
+) -> anyhow::Result<Cache> {
+    Ok(match config.cache.backend {
+        CacheBackend::Memory => Cache::Memory(MemoryCache::new()),
+        CacheBackend::Redis => Cache::Redis(RedisCache::start(
+            &config.cache.redis,
+            &config.business.cache_prefix,
+            config.cache.ttl,
+            metrics.clone(),
+            token,
+            tasks,
+        )?),
+    })
 }

@@ -3,22 +3,19 @@
 
 use std::sync::Arc;
 
-use bytes::{BufMut, BytesMut};
 use common::Pair;
 use common::control::{FailureCode, RefreshReply, RefreshRequest};
 use jiff::Timestamp;
-use salvo::http::StatusCode;
 use salvo::oapi::endpoint;
 use salvo::{Request, Response};
 
-use crate::api::{AuthErrorBody, ErrorBody, RateLimitBody, RefreshResponse};
+use super::query::requested_pairs;
 use crate::cache::Entry;
-use crate::error::{ApiError, write_json};
-use crate::json;
-use crate::params::query_param;
-use crate::refresh::RefreshError;
-use crate::render;
-use crate::state::AppState;
+use crate::http::bodies::{
+    self, AuthErrorBody, ErrorBody, LtpItem, PairError, RateLimitBody, RefreshResponse,
+};
+use crate::http::state::AppState;
+use crate::http::status::{Answer, ApiError};
 
 /// Refresh from Kraken through an ingestor.
 #[derive(Debug, Clone)]
@@ -41,6 +38,7 @@ pub struct PostRefresh(pub AppState);
         (status_code = 400, description = "INVALID_PARAMETER: malformed or unsupported pair", body = ErrorBody),
         (status_code = 401, description = "API key missing or invalid (when auth is enabled)", body = AuthErrorBody),
         (status_code = 429, description = "Rate limit exceeded", body = RateLimitBody),
+        (status_code = 500, description = "INTERNAL_ERROR: the request to the ingestor could not be encoded (a bug; never expected)", body = ErrorBody),
         (status_code = 502, description = "Kraken failed for some pairs (REFRESH_FAILED, per-pair errors), or the ingestor's reply was invalid", body = RefreshResponse),
         (status_code = 503, description = "NO_INGESTOR (none running), NATS_UNAVAILABLE or CACHE_ERROR", body = ErrorBody),
         (status_code = 504, description = "INGESTOR_TIMEOUT or TIMEOUT: no answer in time", body = ErrorBody),
@@ -49,39 +47,14 @@ pub struct PostRefresh(pub AppState);
 impl PostRefresh {
     async fn handle(&self, req: &mut Request, res: &mut Response) {
         let state = &self.0;
-        let max = state.config.limits.max_pairs as usize;
-        let pairs = match query_param(req.uri().query(), "pairs")
-            .and_then(|value| state.served.parse(value.as_deref(), max))
-        {
+        let pairs = match requested_pairs(state, req, "pairs") {
             Ok(pairs) => pairs,
-            Err(err) => return ApiError::from(err).write_to(res),
+            Err(err) => return err.write_to(res),
         };
-        let request = RefreshRequest {
-            pairs: pairs.iter().map(|p| p.as_str().to_owned()).collect(),
-            snapshot: false,
+        let outcome = match ask(state, &pairs).await {
+            Ok(reply) => Outcome::of(&pairs, reply),
+            Err(err) => return err.write_to(res),
         };
-        let reply = tokio::time::timeout(
-            state.config.limits.request_timeout,
-            state.refresher.request(&request),
-        )
-        .await;
-        let reply = match reply {
-            Ok(Ok(reply)) => reply,
-            Ok(Err(err)) => {
-                state.metrics.refresh(match err {
-                    RefreshError::NoResponders => "no_ingestor",
-                    RefreshError::TimedOut => "timeout",
-                    RefreshError::Nats(_) => "nats_error",
-                    RefreshError::BadReply(_) => "bad_reply",
-                });
-                return ApiError::Refresh(err).write_to(res);
-            }
-            Err(_) => {
-                state.metrics.refresh("timeout");
-                return ApiError::Timeout.write_to(res);
-            }
-        };
-        let outcome = Outcome::of(&pairs, reply);
         if let Err(err) = state.cache.store(outcome.entries.clone()).await {
             state.metrics.refresh("cache_error");
             return ApiError::CacheUnavailable(Some(err)).write_to(res);
@@ -91,8 +64,33 @@ impl PostRefresh {
         } else {
             "kraken_error"
         });
-        let (status, body) = outcome.render(&pairs);
-        write_json(res, status, body);
+        let failed = outcome.failures.len();
+        let body = bodies::to_json(&outcome.into_response(&pairs));
+        bodies::write(res, Answer::Refreshed { failed }.status(), body);
+    }
+}
+
+/// Sends the refresh request, bounded by `limits.request_timeout`; failures are counted.
+async fn ask(state: &AppState, pairs: &[Pair]) -> Result<RefreshReply, ApiError> {
+    let request = RefreshRequest {
+        pairs: pairs.iter().map(|p| p.as_str().to_owned()).collect(),
+        snapshot: false,
+    };
+    let reply = tokio::time::timeout(
+        state.config.limits.request_timeout,
+        state.refresher.request(&request),
+    )
+    .await;
+    match reply {
+        Ok(Ok(reply)) => Ok(reply),
+        Ok(Err(err)) => {
+            state.metrics.refresh(err.label());
+            Err(ApiError::Refresh(err))
+        }
+        Err(_) => {
+            state.metrics.refresh("timeout");
+            Err(ApiError::Timeout)
+        }
     }
 }
 
@@ -135,46 +133,37 @@ impl Outcome {
         Outcome { entries, failures }
     }
 
-    fn render(&self, asked: &[Pair]) -> (StatusCode, bytes::Bytes) {
+    /// The answer's body; `asked` in request order.
+    fn into_response(self, asked: &[Pair]) -> RefreshResponse {
         let now_ms = Timestamp::now().as_millisecond();
-        let mut out = BytesMut::with_capacity(256 * (self.entries.len() + 1));
         let ok = self.failures.is_empty();
-        if ok {
-            out.put_slice(b"{\"message\":\"Prices refreshed successfully\",\"pairs\":[");
-        } else {
-            out.put_slice(b"{\"error\":\"REFRESH_FAILED\",\"message\":\"Prices refreshed with errors\",\"pairs\":[");
-        }
-        for (i, pair) in asked.iter().enumerate() {
-            if i > 0 {
-                out.put_u8(b',');
+        RefreshResponse {
+            error: (!ok).then(|| "REFRESH_FAILED".to_owned()),
+            message: if ok {
+                "Prices refreshed successfully"
+            } else {
+                "Prices refreshed with errors"
             }
-            json::push_str(&mut out, pair.as_str());
+            .to_owned(),
+            pairs: asked.iter().map(|p| p.as_str().to_owned()).collect(),
+            ltp: self
+                .entries
+                .iter()
+                .map(|e| LtpItem::of(e, e.age_ms(now_ms)))
+                .collect(),
+            errors: (!ok).then(|| {
+                self.failures
+                    .into_iter()
+                    .map(|(pair, code, message)| PairError {
+                        pair,
+                        error: "Refresh failed".to_owned(),
+                        code: code.to_owned(),
+                        message: message.to_owned(),
+                        reason: None,
+                    })
+                    .collect()
+            }),
         }
-        out.put_slice(b"],\"ltp\":[");
-        for (i, entry) in self.entries.iter().enumerate() {
-            if i > 0 {
-                out.put_u8(b',');
-            }
-            entry.write_item(&mut out, entry.age_ms(now_ms));
-        }
-        out.put_u8(b']');
-        if !ok {
-            out.put_slice(b",\"errors\":[");
-            for (i, (pair, code, message)) in self.failures.iter().enumerate() {
-                if i > 0 {
-                    out.put_u8(b',');
-                }
-                render::pair_error(&mut out, pair, "Refresh failed", code, message, None);
-            }
-            out.put_u8(b']');
-        }
-        out.put_slice(b"}\n");
-        let status = if ok {
-            StatusCode::OK
-        } else {
-            StatusCode::BAD_GATEWAY
-        };
-        (status, out.freeze())
     }
 }
 

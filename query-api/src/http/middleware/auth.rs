@@ -5,13 +5,14 @@
 //! as SHA-256 digests, every configured key every time, with no early exit: the time taken says
 //! nothing about how much of a key was right, nor its length. Keys are never logged.
 
+use common::secret::Secret;
 use salvo::Request;
 use salvo::http::HeaderName;
 use salvo::http::header::AUTHORIZATION;
 use sha2::{Digest, Sha256};
 
 use crate::config::AuthConfig;
-use crate::error::ApiError;
+use crate::http::status::ApiError;
 
 /// The accepted keys and the paths that need none.
 #[derive(Clone)]
@@ -28,23 +29,14 @@ impl std::fmt::Debug for ApiKeys {
 }
 
 impl ApiKeys {
-    /// From the `auth` section; `None` when authentication is off.
-    pub fn new(config: &AuthConfig) -> anyhow::Result<Option<ApiKeys>> {
-        if !config.enabled {
-            return Ok(None);
-        }
-        let keys = config
-            .keys()
-            .map_err(|invalid| anyhow::anyhow!("{invalid}"))?;
-        anyhow::ensure!(
-            !keys.is_empty(),
-            "auth is enabled but no API key is configured"
-        );
-        Ok(Some(ApiKeys {
+    /// The validated `keys` (at least one), read from `header` (`auth.header_name`) or
+    /// `Authorization: Bearer`, with the `auth` section's exempt paths.
+    pub fn new(config: &AuthConfig, header: HeaderName, keys: &[Secret]) -> ApiKeys {
+        ApiKeys {
             digests: keys.iter().map(|k| digest(k.expose().as_bytes())).collect(),
-            header: HeaderName::from_bytes(config.header_name.as_bytes())?,
+            header,
             exempt: config.unauth_paths.clone(),
-        }))
+        }
     }
 
     /// Whether `path` needs no key: an exempt path itself, anything below it, or anything
@@ -98,19 +90,22 @@ fn same(a: &[u8; 32], b: &[u8; 32]) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    use common::secret::Secret;
     use salvo::test::TestClient;
 
     use super::*;
+    use crate::config::Config;
 
     fn keys() -> ApiKeys {
-        ApiKeys::new(&AuthConfig {
-            enabled: true,
-            api_key: Secret::new("alpha, beta"),
-            ..AuthConfig::default()
-        })
-        .expect("valid")
-        .expect("enabled")
+        let mut config = Config::default();
+        config.auth.enabled = true;
+        config.auth.api_key = Secret::new("alpha, beta");
+        let (config, derived) = config.validated().expect("valid").into_parts();
+        let access = derived.access;
+        ApiKeys::new(
+            &config.auth,
+            access.key_header,
+            &access.api_keys.expect("enabled"),
+        )
     }
 
     fn with(header: &'static str, value: &str) -> Request {
@@ -121,11 +116,8 @@ mod tests {
 
     #[test]
     fn disabled_means_no_check_at_all() {
-        assert!(
-            ApiKeys::new(&AuthConfig::default())
-                .expect("valid")
-                .is_none()
-        );
+        let (_, derived) = Config::default().validated().expect("valid").into_parts();
+        assert!(derived.access.api_keys.is_none());
     }
 
     #[test]

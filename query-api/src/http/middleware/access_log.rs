@@ -11,19 +11,19 @@ use std::time::Duration;
 
 use crate::config::AccessLogLevel;
 use crate::json;
-use crate::routes::Route;
+use crate::route::Route;
 
 /// One request's line.
 pub struct Line<'a> {
-    /// HTTP method.
+    /// As received (not reduced to the metrics' known methods).
     pub method: &'a str,
     /// Route template (never the raw path: it can be long and hostile).
     pub route: Route,
-    /// Status sent.
+    /// The status sent (200 when the handler set none).
     pub status: u16,
-    /// Time spent.
+    /// From receiving the request to the end of the handler.
     pub duration: Duration,
-    /// `X-Request-ID`.
+    /// The request's `X-Request-ID`, as kept or generated.
     pub request_id: &'a str,
     /// Client address (see `client_ip`).
     pub client_ip: IpAddr,
@@ -42,10 +42,11 @@ pub fn enabled(level: AccessLogLevel) -> bool {
     }
 }
 
-/// Target of the lines.
+/// The lines' tracing target (what `RUST_LOG` filters on).
 const TARGET: &str = "query_api::access";
 
-/// Writes the line.
+/// Writes the line at `level`: by hand into the JSON log stream when it is the active format,
+/// else through tracing.
 pub fn write(level: AccessLogLevel, line: &Line<'_>) {
     let request_id = line.request_id;
     let tracing_level = match level {

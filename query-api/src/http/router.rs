@@ -1,0 +1,78 @@
+//! The routing table: which handler answers which path and method, the two middleware hoops
+//! around them, the OpenAPI document and its UI, and a JSON fallback for unknown paths (404)
+//! and known paths with another method (405 + `Allow`).
+//!
+//! A catch-all route makes every request match, so the middleware hoops (request id, CORS,
+//! metrics, rate limit, auth) run for 404s too, whether or not the app is wrapped in a
+//! `Service` with a catcher.
+
+use salvo::{Depot, FlowCtrl, Handler, Request, Response, Router, async_trait};
+use salvo_oapi::swagger_ui::SwaggerUi;
+
+use super::handlers::{GetCached, GetLtp, GetMetrics, Health, PostRefresh, Ready};
+use super::middleware::{Edge, Guard};
+use super::openapi;
+use super::state::AppState;
+use super::status::ApiError;
+use crate::route::{OPENAPI_PATH, Route};
+
+/// The whole application as a router (middleware included), for a server or for in-process
+/// tests with `TestClient`.
+pub fn router(state: AppState) -> Router {
+    let app = Router::new()
+        .push(
+            Router::with_path("api/v1/ltp")
+                .get(GetLtp(state.clone()))
+                .head(GetLtp(state.clone()))
+                .push(
+                    Router::with_path("cached")
+                        .get(GetCached(state.clone()))
+                        .head(GetCached(state.clone())),
+                )
+                .push(Router::with_path("refresh").post(PostRefresh(state.clone()))),
+        )
+        .push(Router::with_path("health").get(Health).head(Health))
+        .push(
+            Router::with_path("ready")
+                .get(Ready(state.clone()))
+                .head(Ready(state.clone())),
+        )
+        .push(
+            Router::with_path("metrics")
+                .get(GetMetrics(state.clone()))
+                .head(GetMetrics(state.clone())),
+        );
+    let doc = openapi::document(&app, &state);
+    let mut root = Router::new().hoop(Edge::new(state.clone()));
+    if let Some(guard) = Guard::new(state) {
+        root = root.hoop(guard);
+    }
+    root.push(app)
+        .push(Router::with_path(OPENAPI_PATH).get(doc.clone()).head(doc))
+        .push(
+            SwaggerUi::new(OPENAPI_PATH)
+                .title("ltp query-api")
+                .into_router("docs"),
+        )
+        .push(Router::with_path("{**rest}").goal(Fallback))
+}
+
+/// 404 for unknown paths, 405 with `Allow` for known ones asked with another method.
+struct Fallback;
+
+#[async_trait]
+impl Handler for Fallback {
+    async fn handle(
+        &self,
+        req: &mut Request,
+        _depot: &mut Depot,
+        res: &mut Response,
+        _ctrl: &mut FlowCtrl,
+    ) {
+        let error = match Route::of(req.uri().path()).allow() {
+            Some(allow) => ApiError::MethodNotAllowed(allow),
+            None => ApiError::NotFound,
+        };
+        error.write_to(res);
+    }
+}
