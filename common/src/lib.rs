@@ -13,6 +13,8 @@ pub mod secret;
 pub mod shutdown;
 pub mod subject;
 pub mod telemetry;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 pub mod tls;
 
 pub use message::{Encoding, Price, PriceMessage, Source};
