@@ -2,11 +2,12 @@
 //! for WS `time_in`/`time_out`/`timestamp`, whole seconds for REST `SystemStatus`, and the
 //! two-digit-year RFC 1123 form of REST `Time`.
 //!
-//! Ticker messages are stamped at up to 100 000 per second, so the date and time part is
-//! formatted once per second and only the microseconds are written per message.
+//! Ticker messages are stamped at up to 100 000 per second: each thread keeps a
+//! [`MicrosWriter`], which formats the date and time once per second.
 
 use std::cell::RefCell;
 
+use common::rfc3339::MicrosWriter;
 use jiff::Timestamp;
 
 /// A point in time with the formatters the wire needs.
@@ -14,8 +15,7 @@ use jiff::Timestamp;
 pub struct Stamp(Timestamp);
 
 thread_local! {
-    // (unix second, "YYYY-MM-DDTHH:MM:SS") of the last formatted stamp on this thread.
-    static PREFIX: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    static MICROS: RefCell<MicrosWriter> = RefCell::new(MicrosWriter::default());
 }
 
 impl Stamp {
@@ -31,26 +31,7 @@ impl Stamp {
 
     /// Appends `2022-12-25T09:30:59.123456Z`.
     pub fn write_micros(self, out: &mut Vec<u8>) {
-        let second = self.0.as_second();
-        PREFIX.with(|cell| {
-            let mut cached = cell.borrow_mut();
-            if cached.0 != second {
-                cached.1 = self.0.strftime("%Y-%m-%dT%H:%M:%S").to_string();
-                cached.0 = second;
-            }
-            out.extend_from_slice(cached.1.as_bytes());
-        });
-        // subsec_microsecond is in 0..1_000_000, but of a signed type.
-        let micros = u32::try_from(self.0.subsec_microsecond()).unwrap_or(0);
-        out.push(b'.');
-        let mut digits = [b'0'; 6];
-        let mut n = micros;
-        for d in digits.iter_mut().rev() {
-            *d = b'0' + (n % 10) as u8;
-            n /= 10;
-        }
-        out.extend_from_slice(&digits);
-        out.push(b'Z');
+        MICROS.with(|writer| writer.borrow_mut().write(out, self.0));
     }
 
     /// `2022-12-25T09:30:59.123456Z` as a string.
