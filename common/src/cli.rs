@@ -6,6 +6,7 @@ use std::fmt::Display;
 use std::path::PathBuf;
 use std::process::{ExitCode, exit};
 
+use clap::builder::{Resettable, StyledStr};
 use clap::{Args, FromArgMatches};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -81,7 +82,12 @@ where
         .expect("Failed building the Runtime");
     runtime.block_on(async {
         let name = command.get_name().to_owned();
+        // `augment_args` also sets the command's descriptions to `ConfigArgs`' doc: restore them.
+        let restore = |text: Option<&StyledStr>| text.cloned().map_or(Resettable::Reset, Resettable::Value);
+        let (about, long_about) = (restore(command.get_about()), restore(command.get_long_about()));
         let matches = ConfigArgs::augment_args(command)
+            .about(about)
+            .long_about(long_about)
             .get_matches_from(normalize_args(std::env::args_os()));
         let args = ConfigArgs::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
         let config: C = load_or_exit(&args);
