@@ -4,9 +4,7 @@
 
 use common::metrics::Registrar;
 use common::{Pair, Source};
-use prometheus::{
-    Encoder, Histogram, IntCounter, IntCounterVec, IntGauge, Registry, TextEncoder,
-};
+use prometheus::{Encoder, Histogram, IntCounter, IntCounterVec, IntGauge, Registry, TextEncoder};
 
 /// Per-pair handles, indexed by [`Pair::index`].
 #[derive(Clone)]

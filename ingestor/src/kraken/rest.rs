@@ -10,9 +10,9 @@ use common::message::Price;
 use jiff::Timestamp;
 use tokio::time::Instant;
 
-use super::rest_body::{KrakenErrorKind, parse_ticker};
+use super::limiter::Limiter;
+use super::rest_body::{KrakenErrorKind, TickerBody, parse_ticker};
 use crate::config::KrakenConfig;
-use crate::limiter::Limiter;
 use crate::metrics::Metrics;
 
 /// A pair Kraken does not know is asked about again, alone, after this long.
@@ -101,11 +101,6 @@ impl RestClient {
             metrics,
             names: Mutex::default(),
         })
-    }
-
-    /// The whole-call budget (`exchange.kraken.timeout`).
-    pub fn timeout(&self) -> Duration {
-        self.timeout
     }
 
     /// Fetches `pairs`: one request for all of them, plus the work of finding a pair Kraken
@@ -302,7 +297,7 @@ enum Retry {
 
 fn results(
     pairs: &[Pair],
-    parsed: super::rest_body::TickerBody,
+    parsed: TickerBody,
     sent_at: Timestamp,
 ) -> Vec<(Pair, Result<Fetched, FetchError>)> {
     let mut out: Vec<_> = parsed

@@ -12,8 +12,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::kraken::rest::{FetchError, Fetched, Outcome, RestClient};
-use crate::limiter::Limiter;
+use super::limiter::Limiter;
+use super::rest::{FetchError, Fetched, Outcome, RestClient};
 
 /// One Kraken call, pending or sent.
 struct Batch {

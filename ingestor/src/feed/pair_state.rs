@@ -1,6 +1,6 @@
 //! The state of one pair and its pure decisions: which source serves it, whether a price is
 //! new enough to publish, when a confirmed price is re-published, when it is unavailable.
-//! [`crate::feed::Feed`] does the I/O around these decisions.
+//! The feed does the I/O around these decisions.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +23,19 @@ pub enum Mode {
     Ws,
     /// Polled over REST (socket down or stalled, subscription rejected, no data).
     Rest,
+}
+
+/// A price as a source delivered it, before the feed decides about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quote {
+    /// The last traded price, Kraken's exact text.
+    pub price: Price,
+    pub source: Source,
+    /// Kraken's own stamp of the ticker data (WebSocket only).
+    pub exchange_time: Option<Timestamp>,
+    /// When the ingestor received it; for REST, when the request was sent, so a slow answer
+    /// never looks newer than a WebSocket update that arrived meanwhile.
+    pub received_at: Timestamp,
 }
 
 /// What to do with a price a source delivered.
@@ -76,14 +89,13 @@ impl PairState {
     /// Decides about a price from `source`. A price never replaces a newer one (compared as
     /// consumers do: exchange time or receive time, then receive time); the same price from
     /// REST is only a confirmation, while a WS update is a trade and always a new message.
-    pub fn offer(
-        &mut self,
-        price: Price,
-        source: Source,
-        exchange_time: Option<Timestamp>,
-        received_at: Timestamp,
-        instance: &Arc<str>,
-    ) -> Decision {
+    pub fn offer(&mut self, quote: Quote, instance: &Arc<str>) -> Decision {
+        let Quote {
+            price,
+            source,
+            exchange_time,
+            received_at,
+        } = quote;
         if let Some(cur) = &self.current {
             let key = (exchange_time.unwrap_or(received_at), received_at);
             if key < (cur.event_time(), cur.received_at) {
@@ -178,8 +190,18 @@ mod tests {
         s.parse().expect("timestamp")
     }
 
-    fn price(s: &str) -> Price {
-        Price::parse(s).expect("price")
+    fn quote(
+        price: &str,
+        source: Source,
+        exchange_time: Option<Timestamp>,
+        received_at: Timestamp,
+    ) -> Quote {
+        Quote {
+            price: Price::parse(price).expect("price"),
+            source,
+            exchange_time,
+            received_at,
+        }
     }
 
     fn state() -> (PairState, Arc<str>) {
@@ -191,28 +213,24 @@ mod tests {
     fn a_rest_price_never_replaces_a_newer_ws_price() {
         let (mut st, id) = state();
         let ws = st.offer(
-            price("100.0"),
-            Source::Ws,
-            Some(ts("2026-01-01T00:00:10Z")),
-            ts("2026-01-01T00:00:10.1Z"),
+            quote(
+                "100.0",
+                Source::Ws,
+                Some(ts("2026-01-01T00:00:10Z")),
+                ts("2026-01-01T00:00:10.1Z"),
+            ),
             &id,
         );
         assert!(matches!(ws, Decision::Publish(ref m) if m.seq == 1));
         // Request sent before the WS trade: its answer is older.
         let late = st.offer(
-            price("99.0"),
-            Source::Rest,
-            None,
-            ts("2026-01-01T00:00:09Z"),
+            quote("99.0", Source::Rest, None, ts("2026-01-01T00:00:09Z")),
             &id,
         );
         assert_eq!(late, Decision::Older);
         // Sent after: newer, published, with its source.
         let newer = st.offer(
-            price("101.0"),
-            Source::Rest,
-            None,
-            ts("2026-01-01T00:00:11Z"),
+            quote("101.0", Source::Rest, None, ts("2026-01-01T00:00:11Z")),
             &id,
         );
         match newer {
@@ -230,28 +248,19 @@ mod tests {
     fn the_same_rest_price_is_a_confirmation_but_a_ws_trade_is_news() {
         let (mut st, id) = state();
         st.offer(
-            price("5"),
-            Source::Rest,
-            None,
-            ts("2026-01-01T00:00:00Z"),
+            quote("5", Source::Rest, None, ts("2026-01-01T00:00:00Z")),
             &id,
         );
         assert_eq!(
             st.offer(
-                price("5"),
-                Source::Rest,
-                None,
-                ts("2026-01-01T00:00:02Z"),
+                quote("5", Source::Rest, None, ts("2026-01-01T00:00:02Z")),
                 &id
             ),
             Decision::Confirm
         );
         assert!(matches!(
             st.offer(
-                price("5"),
-                Source::Ws,
-                None,
-                ts("2026-01-01T00:00:03Z"),
+                quote("5", Source::Ws, None, ts("2026-01-01T00:00:03Z")),
                 &id
             ),
             Decision::Publish(_)
@@ -274,10 +283,7 @@ mod tests {
         let start = Instant::now();
         let every = Duration::from_secs(10);
         let Decision::Publish(first) = st.offer(
-            price("5"),
-            Source::Ws,
-            None,
-            ts("2026-01-01T00:00:00Z"),
+            quote("5", Source::Ws, None, ts("2026-01-01T00:00:00Z")),
             &id,
         ) else {
             panic!("publish");
@@ -312,10 +318,7 @@ mod tests {
         let (mut st, id) = state();
         let now = Instant::now();
         let Decision::Publish(msg) = st.offer(
-            price("5"),
-            Source::Ws,
-            None,
-            ts("2026-01-01T00:00:00Z"),
+            quote("5", Source::Ws, None, ts("2026-01-01T00:00:00Z")),
             &id,
         ) else {
             panic!("publish");
@@ -334,10 +337,7 @@ mod tests {
         let (mut st, id) = state();
         assert_eq!(st.confirmed_at(), None, "no price, nothing to confirm");
         st.offer(
-            price("5"),
-            Source::Ws,
-            None,
-            ts("2026-01-01T00:00:10Z"),
+            quote("5", Source::Ws, None, ts("2026-01-01T00:00:10Z")),
             &id,
         );
         assert_eq!(st.confirmed_at(), Some(ts("2026-01-01T00:00:10Z")));

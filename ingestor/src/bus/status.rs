@@ -1,4 +1,4 @@
-//! Feed state changes on `<prefix>.status.kraken` (architecture.md, "Status events").
+//! Feed state changes on `<prefix>.status.kraken` (docs/architecture.md, "Status events").
 //!
 //! Events are queued (bounded) and published by one task, so the code that notices a change
 //! never waits for NATS. When NATS is down the events are logged and dropped: they describe
@@ -13,8 +13,8 @@ use jiff::Timestamp;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::publisher::Gate;
 use crate::metrics::Metrics;
-use crate::publisher::Gate;
 
 /// Events waiting to be published; beyond this they are dropped (and logged).
 const QUEUE: usize = 1024;

@@ -1,7 +1,7 @@
 //! Publishing price messages on NATS, and keeping the bus usable across NATS outages.
 //!
 //! A publish goes out at once when NATS is accepting them; otherwise the caller keeps the
-//! message as the pair's latest and [`crate::feed::Feed`] sends it when NATS is back (only the
+//! message as the pair's latest and the feed sends it when NATS is back (only the
 //! latest per pair: no unbounded buffer). The [`Gate`] opens after every (re)connect once the
 //! last-value stream has been ensured, and closes on a disconnect or a publish that NATS did
 //! not take in time.
@@ -10,9 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use async_nats::jetstream::{self, stream};
 use async_nats::{Client, HeaderMap};
-use common::config::{NatsConfig, StreamStorage};
 use common::{Encoding, PriceMessage, Subjects};
 
 use crate::metrics::Metrics;
@@ -106,52 +104,5 @@ impl Publisher {
             self.metrics.nats_connected.set(0);
         }
         Sent::Held
-    }
-}
-
-/// Makes sure the last-value stream exists (architecture.md, "Last value on the bus").
-/// Returns whether JetStream is in use; a server without JetStream is not an error.
-pub async fn ensure_stream(client: &Client, subjects: &Subjects, config: &NatsConfig) -> bool {
-    if !config.jetstream {
-        return false;
-    }
-    // No account probe first: `query_account` cannot parse the answers of older servers
-    // (2.9); a server without JetStream fails the stream request with "no responders".
-    let js = jetstream::new(client.clone());
-    let wanted = stream::Config {
-        name: subjects.stream_name(),
-        subjects: vec![subjects.prices_all()],
-        max_messages_per_subject: 1,
-        allow_direct: true,
-        discard: stream::DiscardPolicy::Old,
-        storage: match config.stream_storage {
-            StreamStorage::File => stream::StorageType::File,
-            StreamStorage::Memory => stream::StorageType::Memory,
-        },
-        description: Some("Last price of every pair (one message per subject)".into()),
-        ..Default::default()
-    };
-    match js.get_or_create_stream(wanted).await {
-        Ok(mut s) => {
-            if let Ok(info) = s.info().await
-                && info.config.max_messages_per_subject != 1
-            {
-                tracing::warn!(
-                    stream = %info.config.name,
-                    max_messages_per_subject = info.config.max_messages_per_subject,
-                    "the existing price stream keeps more than one message per subject"
-                );
-            }
-            true
-        }
-        Err(e) => {
-            let text = e.to_string();
-            if text.contains("no responders") {
-                tracing::info!("no JetStream on this server: publishing on core NATS only");
-            } else {
-                tracing::warn!(error = %text, stream = %subjects.stream_name(), "cannot ensure the price stream: core NATS only");
-            }
-            false
-        }
     }
 }

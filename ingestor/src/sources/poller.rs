@@ -7,7 +7,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use crate::feed::Feed;
-use crate::fetch::Fetcher;
+use crate::kraken::fetch::Fetcher;
 
 /// Polls every `interval` until `shutdown`; idle while every pair is streamed.
 pub async fn run(

@@ -11,8 +11,9 @@ use common::config::NatsConfig;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use super::publisher::Gate;
+use super::stream::ensure_stream;
 use crate::metrics::Metrics;
-use crate::publisher::{Gate, ensure_stream};
 
 /// How often the connection state is looked at besides events (an event sent before we
 /// subscribed must not be missed).

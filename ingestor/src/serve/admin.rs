@@ -15,9 +15,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::bus::Gate;
 use crate::feed::Feed;
 use crate::metrics::Metrics;
-use crate::publisher::Gate;
 
 /// What the endpoints report on.
 pub struct AdminState {

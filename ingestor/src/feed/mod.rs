@@ -6,13 +6,18 @@
 //! - It is handed back to the socket as soon as the socket delivers it again.
 //! - A healthy quiet pair is re-published every `republish_interval` with the time it was
 //!   last confirmed; when no source confirms it, re-publishing stops and a status event says
-//!   the pair is `unavailable` (architecture.md, "Freshness").
+//!   the pair is `unavailable` (docs/architecture.md, "Freshness").
 //!
 //! Each pair has its own lock, held across the publish so a pair's messages reach NATS in
-//! `seq` order; pairs never wait for each other.
+//! `seq` order; pairs never wait for each other. The decisions themselves (which price is
+//! newer, when to re-publish) are pure functions of one pair's state, in `pair_state`; this
+//! module does the I/O around them.
+
+mod pair_state;
+mod socket_health;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::control::FeedEvent;
@@ -21,44 +26,16 @@ use common::{Pair, PriceMessage, Source};
 use jiff::Timestamp;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
+use crate::bus::{Publisher, Sent, StatusSender};
 use crate::kraken::rest::Fetched;
 use crate::metrics::Metrics;
-use crate::pair_state::{Decision, Mode, PairState};
-use crate::publisher::{Publisher, Sent};
-use crate::status::StatusSender;
+use pair_state::{Decision, Mode, PairState, Quote};
+pub use socket_health::SocketHealth;
 
-/// What the socket task tells the feed about the connection, read on every check.
-#[derive(Debug, Default)]
-pub struct SocketHealth {
-    up: AtomicBool,
-    /// Unix milliseconds of the last frame seen (0: none yet).
-    last_frame_ms: AtomicI64,
-}
-
-impl SocketHealth {
-    /// True between the handshake and the loss of the connection.
-    pub fn is_up(&self) -> bool {
-        self.up.load(Ordering::Acquire)
-    }
-
-    /// Records that frames arrived up to `at` (called a few times a second, not per frame).
-    pub fn frames_seen(&self, at: Timestamp) {
-        self.last_frame_ms
-            .fetch_max(at.as_millisecond(), Ordering::AcqRel);
-    }
-
-    /// When the last frame arrived, while the socket is up.
-    pub fn last_frame(&self) -> Option<Timestamp> {
-        if !self.is_up() {
-            return None;
-        }
-        match self.last_frame_ms.load(Ordering::Acquire) {
-            0 => None,
-            ms => Timestamp::from_millisecond(ms).ok(),
-        }
-    }
-}
+/// How often the feed re-publishes, checks grace periods and sends what NATS missed.
+const TICK: Duration = Duration::from_millis(250);
 
 /// Timing of the state machine.
 #[derive(Debug, Clone, Copy)]
@@ -148,13 +125,13 @@ impl Feed {
             }
             st.mode = Mode::Ws;
         }
-        let decision = st.offer(
+        let quote = Quote {
             price,
-            Source::Ws,
+            source: Source::Ws,
             exchange_time,
             received_at,
-            &self.instance,
-        );
+        };
+        let decision = st.offer(quote, &self.instance);
         self.apply(&mut st, decision).await;
     }
 
@@ -173,7 +150,13 @@ impl Feed {
         let mut st = slot.lock().await;
         let sent_at = fetched.sent_at;
         st.confirm(sent_at);
-        let decision = st.offer(fetched.price, Source::Rest, None, sent_at, &self.instance);
+        let quote = Quote {
+            price: fetched.price,
+            source: Source::Rest,
+            exchange_time: None,
+            received_at: sent_at,
+        };
+        let decision = st.offer(quote, &self.instance);
         if decision == Decision::Confirm && confirm_now {
             let now = Instant::now();
             if let Some(msg) = st.republish(now, sent_at, Duration::ZERO) {
@@ -206,7 +189,7 @@ impl Feed {
 
     /// The socket delivered its first frame: it is up, and pairs not yet on REST wait for it.
     pub fn on_socket_up(&self) {
-        self.socket.up.store(true, Ordering::Release);
+        self.socket.set_up(true);
         self.socket.frames_seen(Timestamp::now());
         self.metrics.ws_connected.set(1);
         self.status.emit(FeedEvent::Connected, None, None);
@@ -244,7 +227,7 @@ impl Feed {
 
     /// Records the socket as down and reports it, once per connection.
     fn mark_disconnected(&self, reason: &str) {
-        if self.socket.up.swap(false, Ordering::AcqRel) {
+        if self.socket.set_up(false) {
             self.metrics.ws_connected.set(0);
             self.status
                 .emit(FeedEvent::Disconnected, None, Some(reason.to_owned()));
@@ -382,5 +365,16 @@ impl Feed {
         }
         self.available.store(available, Ordering::Release);
         self.metrics.held_prices.set(held);
+    }
+}
+
+/// Runs [`Feed::tick`] every [`TICK`] until `shutdown`.
+pub async fn tick_until(feed: Arc<Feed>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(TICK);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => feed.tick().await,
+            () = shutdown.cancelled() => return,
+        }
     }
 }

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::feed::Feed;
-use crate::fetch::Fetcher;
+use crate::kraken::fetch::Fetcher;
 use crate::kraken::rest::FetchError;
 use crate::metrics::Metrics;
 
