@@ -10,10 +10,10 @@ use http_body_util::Full;
 use hyper::{Method, Response, StatusCode};
 use serde_json::json;
 
+use super::response::json_response;
 use crate::config::Rate;
-use crate::control::Control;
+use crate::exchange::Control;
 use crate::faults::{RestFault, RestLimit, SystemStatus};
-use crate::server::json_response;
 
 type Reply = Response<Full<Bytes>>;
 
@@ -98,29 +98,7 @@ async fn run(
         "refuse" => control.refuse_upgrades(get("status").unwrap_or("503").parse::<u16>()?)?,
         "accept" => control.accept_upgrades(),
         "system" => control.set_system_status(need("status")?.parse::<SystemStatus>()?),
-        "rest-fault" => {
-            let fault = match need("kind")? {
-                "none" => None,
-                "too-many-requests" => Some(RestFault::TooManyRequests),
-                "unavailable" => Some(RestFault::Unavailable),
-                "error" => Some(RestFault::Error(need("error")?.to_owned())),
-                "http" => {
-                    let status = get("status").unwrap_or("502").parse::<u16>()?;
-                    if !(400..=599).contains(&status) {
-                        return Err(Failure::Bad(format!(
-                            "status must be 400-599, not {status}"
-                        )));
-                    }
-                    Some(RestFault::Http(status))
-                }
-                other => {
-                    return Err(Failure::Bad(format!(
-                        "kind must be none, too-many-requests, unavailable, error or http, not {other:?}"
-                    )));
-                }
-            };
-            control.set_rest_fault(fault);
-        }
+        "rest-fault" => control.set_rest_fault(rest_fault(&get)?),
         "rest-limit" => {
             let limit = match get("burst") {
                 None => None,
@@ -139,27 +117,55 @@ async fn run(
             let report = control.trade_now(need("pair")?, get("price")).await?;
             return Ok(Some(json_response(StatusCode::OK, &report)));
         }
-        "rate" => {
-            let rate = if let Some(n) = get("per_second") {
-                Rate::Total(n.parse()?)
-            } else if let Some(interval) = get("interval") {
-                let interval: Duration = humantime::parse_duration(interval)?;
-                if interval.is_zero() {
-                    return Err(Failure::Bad("interval must be above zero".into()));
-                }
-                Rate::PerPair(interval)
-            } else if params.contains_key("manual") {
-                Rate::Manual
-            } else {
-                return Err(Failure::Bad(
-                    "give per_second=N, interval=DURATION or manual".into(),
-                ));
-            };
-            control.set_rate(rate);
-        }
+        "rate" => control.set_rate(rate(params)?),
         _ => return Err(Failure::NotFound),
     }
     Ok(None)
+}
+
+/// `kind=none|too-many-requests|unavailable|error&error=TEXT|http&status=NNN`.
+fn rest_fault<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> Result<Option<RestFault>, Failure> {
+    let need = |key: &str| get(key).ok_or_else(|| Failure::Bad(format!("missing parameter {key}")));
+    Ok(match need("kind")? {
+        "none" => None,
+        "too-many-requests" => Some(RestFault::TooManyRequests),
+        "unavailable" => Some(RestFault::Unavailable),
+        "error" => Some(RestFault::Error(need("error")?.to_owned())),
+        "http" => {
+            let status = get("status").unwrap_or("502").parse::<u16>()?;
+            if !(400..=599).contains(&status) {
+                return Err(Failure::Bad(format!(
+                    "status must be 400-599, not {status}"
+                )));
+            }
+            Some(RestFault::Http(status))
+        }
+        other => {
+            return Err(Failure::Bad(format!(
+                "kind must be none, too-many-requests, unavailable, error or http, not {other:?}"
+            )));
+        }
+    })
+}
+
+/// `per_second=N`, `interval=DURATION` or `manual`.
+fn rate(params: &HashMap<String, String>) -> Result<Rate, Failure> {
+    if let Some(n) = params.get("per_second") {
+        return Ok(Rate::Total(n.parse()?));
+    }
+    if let Some(interval) = params.get("interval") {
+        let interval: Duration = humantime::parse_duration(interval)?;
+        if interval.is_zero() {
+            return Err(Failure::Bad("interval must be above zero".into()));
+        }
+        return Ok(Rate::PerPair(interval));
+    }
+    if params.contains_key("manual") {
+        return Ok(Rate::Manual);
+    }
+    Err(Failure::Bad(
+        "give per_second=N, interval=DURATION or manual".into(),
+    ))
 }
 
 fn not_allowed() -> Reply {

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::clock::Stamp;
+use super::clock::Stamp;
 use crate::faults::SystemStatus;
 use crate::market::MarketState;
 

@@ -8,9 +8,8 @@ use common::Pair;
 use serde_json::{Map, Number, Value};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use crate::clock::Stamp;
-use crate::state::{Shared, lock};
-use crate::wire::{self, AckResult, Reply};
+use crate::exchange::state::{Shared, lock};
+use crate::wire::{self, AckResult, Reply, Stamp};
 
 /// Error text for requests that are not valid JSON objects or have unusable params (Kraken's
 /// exact text for these is not captured; this mirrors its REST wording).
@@ -188,24 +187,13 @@ fn ticker(
     } else {
         "unsubscribe"
     };
-    let invalid = || vec![error(time_in, Some(method), req_id, INVALID_ARGUMENTS)];
-    let symbols: Option<Vec<&str>> = params
-        .get("symbol")
-        .and_then(Value::as_array)
-        .and_then(|list| list.iter().map(Value::as_str).collect());
-    let Some(symbols) = symbols.filter(|s| !s.is_empty()) else {
-        return invalid();
-    };
-    let trigger = match params.get("event_trigger") {
-        None => Trigger::Trades,
-        Some(Value::String(s)) if s == "trades" => Trigger::Trades,
-        Some(Value::String(s)) if s == "bbo" => Trigger::Bbo,
-        Some(_) => return invalid(),
-    };
-    let snapshot = match params.get("snapshot") {
-        None => true,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return invalid(),
+    let Some(TickerParams {
+        symbols,
+        trigger,
+        snapshot,
+    }) = ticker_params(params)
+    else {
+        return vec![error(time_in, Some(method), req_id, INVALID_ARGUMENTS)];
     };
     let mut frames = Vec::with_capacity(symbols.len() * 2);
     let mut snapshots = Vec::new();
@@ -217,36 +205,13 @@ fn ticker(
         } else {
             unsubscribe_one(pair, subs, shared)
         };
-        let time_out = Stamp::now().micros();
-        let reply = match &outcome {
-            Ok(trigger) => Reply {
-                error: None,
-                method: Some(method),
-                req_id,
-                result: Some(AckResult {
-                    channel: "ticker",
-                    event_trigger: trigger.as_str(),
-                    snapshot: subscribe.then_some(snapshot),
-                    symbol,
-                }),
-                success: Some(true),
-                symbol: None,
-                time_in,
-                time_out: &time_out,
-            },
-            Err(text) => Reply {
-                error: Some(text),
-                // Kraken answers a failed unsubscribe with "method":"subscribe" (captured).
-                method: Some("subscribe"),
-                req_id,
-                result: None,
-                success: Some(false),
-                symbol: Some(symbol),
-                time_in,
-                time_out: &time_out,
-            },
+        let ack = Ack {
+            method,
+            req_id,
+            symbol,
+            snapshot: subscribe.then_some(snapshot),
         };
-        frames.push(Frame::reply(&reply));
+        frames.push(ack.frame(&outcome, time_in));
         if let (Ok(_), Some(pair), true, true) = (&outcome, pair, subscribe, snapshot) {
             snapshots.push(pair);
         }
@@ -262,6 +227,83 @@ fn ticker(
         });
     }
     frames
+}
+
+/// What a ticker request asks for.
+struct TickerParams<'a> {
+    symbols: Vec<&'a str>,
+    trigger: Trigger,
+    /// Whether a snapshot follows each new subscription (Kraken's default: yes).
+    snapshot: bool,
+}
+
+/// The ticker request's `params`, or `None` when they are unusable.
+fn ticker_params(params: &Map<String, Value>) -> Option<TickerParams<'_>> {
+    let symbols: Vec<&str> = params
+        .get("symbol")
+        .and_then(Value::as_array)
+        .and_then(|list| list.iter().map(Value::as_str).collect())
+        .filter(|s: &Vec<&str>| !s.is_empty())?;
+    let trigger = match params.get("event_trigger") {
+        None => Trigger::Trades,
+        Some(Value::String(s)) if s == "trades" => Trigger::Trades,
+        Some(Value::String(s)) if s == "bbo" => Trigger::Bbo,
+        Some(_) => return None,
+    };
+    let snapshot = match params.get("snapshot") {
+        None => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return None,
+    };
+    Some(TickerParams {
+        symbols,
+        trigger,
+        snapshot,
+    })
+}
+
+/// The reply to one symbol of a ticker (un)subscribe.
+struct Ack<'a> {
+    method: &'a str,
+    req_id: Option<&'a Number>,
+    symbol: &'a str,
+    /// Echoed in a successful subscribe's `result`.
+    snapshot: Option<bool>,
+}
+
+impl Ack<'_> {
+    fn frame(&self, outcome: &Result<Trigger, String>, time_in: &str) -> Frame {
+        let time_out = Stamp::now().micros();
+        let reply = match outcome {
+            Ok(trigger) => Reply {
+                error: None,
+                method: Some(self.method),
+                req_id: self.req_id,
+                result: Some(AckResult {
+                    channel: "ticker",
+                    event_trigger: trigger.as_str(),
+                    snapshot: self.snapshot,
+                    symbol: self.symbol,
+                }),
+                success: Some(true),
+                symbol: None,
+                time_in,
+                time_out: &time_out,
+            },
+            Err(text) => Reply {
+                error: Some(text),
+                // Kraken answers a failed unsubscribe with "method":"subscribe" (captured).
+                method: Some("subscribe"),
+                req_id: self.req_id,
+                result: None,
+                success: Some(false),
+                symbol: Some(self.symbol),
+                time_in,
+                time_out: &time_out,
+            },
+        };
+        Frame::reply(&reply)
+    }
 }
 
 fn subscribe_one(
@@ -303,7 +345,7 @@ fn unsubscribe_one(
     Ok(sub.trigger)
 }
 
-/// A request-level error (per-symbol errors are built in [`ticker`]).
+/// A request-level error (per-symbol errors are [`Ack`]s).
 fn error(time_in: &str, method: Option<&str>, req_id: Option<&Number>, text: &str) -> Frame {
     Frame::reply(&Reply {
         error: Some(text),

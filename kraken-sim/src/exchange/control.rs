@@ -1,5 +1,5 @@
 //! [`Control`]: the in-process handle for fault injection, price scripting and counters.
-//! Every method is also reachable over HTTP (`/control/...`, see `control_http`).
+//! Every method is also reachable over HTTP (`/control/...`, answered in `serve::control`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -9,10 +9,10 @@ use common::Pair;
 use common::pair::PairError;
 use serde::Serialize;
 
+use super::state::{Shared, WriteAck, lock};
 use crate::config::Rate;
 use crate::decimal::Decimal;
 use crate::faults::{Bucket, CloseOrder, RestFault, RestLimit, Stall, SystemStatus};
-use crate::state::{Shared, WriteAck, lock};
 use crate::stats::{Endpoint, Stats};
 
 /// How long [`Control::trade_now`] waits for subscribed sockets to write its update.

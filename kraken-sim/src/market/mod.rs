@@ -6,13 +6,16 @@
 //! and the symbol, so a pair's price sequence depends on nothing else: not on timing, not on
 //! which other pairs trade.
 
+mod profile;
+mod rng;
+
 use std::cmp::Ordering;
 
 use common::Pair;
 
+pub use self::profile::{LOT_DECIMALS, Profile, asset_id};
+pub use self::rng::Rng;
 use crate::decimal::{Decimal, pow10};
-use crate::profile::{LOT_DECIMALS, Profile};
-use crate::rng::Rng;
 
 /// The ticker fields of one market after its latest trade.
 #[derive(Debug, Clone)]

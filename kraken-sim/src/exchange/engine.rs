@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::Pair;
 use tokio::time::Instant;
 
-use crate::state::Shared;
+use super::state::Shared;
 
 /// Trades emitted per wake-up before yielding to other tasks.
 const MAX_BATCH: u32 = 2_048;

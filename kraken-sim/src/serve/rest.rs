@@ -14,14 +14,13 @@ use hyper::{Response, StatusCode};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::clock::Stamp;
+use super::response::{json_response, text_response};
 use crate::decimal::Decimal;
+use crate::exchange::state::{Shared, lock};
 use crate::faults::RestFault;
-use crate::market::MarketState;
-use crate::profile::{LOT_DECIMALS, Profile, asset_id};
-use crate::server::{json_response, text_response};
-use crate::state::{Shared, lock};
+use crate::market::{LOT_DECIMALS, MarketState, Profile, asset_id};
 use crate::stats::Endpoint;
+use crate::wire::Stamp;
 
 /// `EQuery:Unknown asset pair`.
 pub const UNKNOWN_PAIR: &str = "EQuery:Unknown asset pair";

@@ -13,14 +13,12 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::clock::Stamp;
 use crate::config::{Rate, SimConfig};
 use crate::decimal::Decimal;
 use crate::faults::{Bucket, RestFault, SocketFaults};
-use crate::market::MarketState;
-use crate::rng::Rng;
+use crate::market::{MarketState, Rng};
 use crate::stats::Counters;
-use crate::wire::{self, TickerKind};
+use crate::wire::{self, Stamp, TickerKind};
 
 /// One trade's update message, as every socket receives it.
 #[derive(Debug, Clone)]

@@ -8,17 +8,20 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use serde::Serialize;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::control::Control;
-use crate::state::Shared;
-use crate::{control_http, rest, upgrade};
+mod control;
+mod response;
+mod rest;
+mod ws;
+
+use crate::exchange::Control;
+use crate::exchange::state::Shared;
+use response::text_response;
 
 /// How long open HTTP exchanges get to finish at shutdown.
 const DRAIN: Duration = Duration::from_secs(1);
@@ -71,37 +74,14 @@ async fn route(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Full<Byt
     let path = req.uri().path().to_owned();
     let query = req.uri().query().map(str::to_owned);
     match (req.method(), path.as_str()) {
-        (&Method::GET, "/v2") => upgrade::upgrade(req, &shared),
+        (&Method::GET, "/v2") => ws::upgrade(req, &shared),
         (&Method::GET | &Method::POST, p) if p.starts_with("/0/") => {
             rest::handle(p, query.as_deref(), &shared)
         }
         (_, p) if p.starts_with("/control/") => {
-            control_http::handle(req.method(), p, query.as_deref(), &Control::new(shared)).await
+            control::handle(req.method(), p, query.as_deref(), &Control::new(shared)).await
         }
         (&Method::GET, "/health") => text_response(StatusCode::OK, "ok\n".into()),
         _ => text_response(StatusCode::NOT_FOUND, "not found\n".into()),
     }
-}
-
-/// A `text/plain` response.
-pub(crate) fn text_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut res = Response::new(Full::new(Bytes::from(body)));
-    *res.status_mut() = status;
-    res.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    res
-}
-
-/// An `application/json` response.
-pub(crate) fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Full<Bytes>> {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
-    let mut res = Response::new(Full::new(Bytes::from(bytes)));
-    *res.status_mut() = status;
-    res.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    res
 }

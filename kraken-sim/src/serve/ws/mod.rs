@@ -18,9 +18,11 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
-use crate::server::text_response;
-use crate::socket;
-use crate::state::Shared;
+mod request;
+mod socket;
+
+use super::response::text_response;
+use crate::exchange::state::Shared;
 
 /// Answers an upgrade request; the socket task runs after the 101 is sent.
 pub(crate) fn upgrade(mut req: Request<Incoming>, shared: &Arc<Shared>) -> Response<Full<Bytes>> {
