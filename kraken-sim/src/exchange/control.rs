@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::state::{Shared, WriteAck, lock};
 use crate::config::Rate;
-use crate::decimal::Decimal;
+use crate::decimal::{self, Decimal};
 use crate::faults::{Bucket, CloseOrder, RestFault, RestLimit, Stall, SystemStatus};
 use crate::stats::{Endpoint, Stats};
 
@@ -310,8 +310,8 @@ impl Control {
 }
 
 fn parse_price(text: &str) -> Result<Decimal, ControlError> {
-    Decimal::parse(text.trim())
+    decimal::parse(text.trim())
         .ok()
-        .filter(|d| d.is_positive())
+        .filter(|d| *d > Decimal::ZERO)
         .ok_or_else(|| ControlError::Price(text.to_owned()))
 }

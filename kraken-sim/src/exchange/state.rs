@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Rate, SimConfig};
-use crate::decimal::Decimal;
+use crate::decimal::{self, Decimal};
 use crate::faults::{Bucket, RestFault, SocketFaults};
 use crate::market::{MarketState, Rng};
 use crate::stats::Counters;
@@ -197,8 +197,8 @@ impl Shared {
 
 fn last_text(m: &MarketState) -> String {
     if m.last_injected {
-        m.last.to_string()
+        decimal::text(m.last)
     } else {
-        m.last.normalized().to_string()
+        decimal::text(m.last.normalize())
     }
 }

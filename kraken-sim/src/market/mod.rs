@@ -9,13 +9,11 @@
 mod profile;
 mod rng;
 
-use std::cmp::Ordering;
-
 use common::Pair;
 
 pub use self::profile::{LOT_DECIMALS, Profile, asset_id};
 pub use self::rng::Rng;
-use crate::decimal::{Decimal, pow10};
+use crate::decimal::{self, Decimal};
 
 /// The ticker fields of one market after its latest trade.
 #[derive(Debug, Clone)]
@@ -65,7 +63,7 @@ impl MarketState {
         let profile = Profile::of(pair.market());
         let mut rng = Rng::new(seed, pair.as_str());
         let scale = profile.pair_decimals();
-        let reference = profile.reference.units();
+        let reference = profile.reference_ticks();
         let jitter = |rng: &mut Rng, per_mille: i64| {
             let span = (reference / 1000 * per_mille).max(1);
             (reference + rng.range(-span, span)).max(1)
@@ -112,7 +110,7 @@ impl MarketState {
             Some(p) => {
                 self.last = p;
                 self.last_injected = true;
-                p.rescale(scale).map_or(1, Decimal::units).max(1)
+                decimal::ticks(p, scale).unwrap_or(1).max(1)
             }
             None => {
                 let units = self.step();
@@ -123,17 +121,15 @@ impl MarketState {
         };
         self.last_qty = self.random_quantity();
         self.quote_around(walk_units);
-        self.volume = Decimal::new(
-            self.volume.units().saturating_add(self.last_qty.units()),
-            LOT_DECIMALS,
-        );
+        let volume = lots(self.volume).saturating_add(lots(self.last_qty));
+        self.volume = Decimal::new(volume, LOT_DECIMALS);
         // A slow moving average stands in for the 24 h VWAP.
-        let vwap = (i128::from(self.vwap.units()) * 49 + i128::from(walk_units)) / 50;
+        let vwap = (i128::from(lots_at(self.vwap, scale)) * 49 + i128::from(walk_units)) / 50;
         self.vwap = Decimal::new(i64::try_from(vwap).unwrap_or(walk_units), scale);
-        if self.last.cmp_value(self.low) == Ordering::Less {
+        if self.last < self.low {
             self.low = self.last;
         }
-        if self.last.cmp_value(self.high) == Ordering::Greater {
+        if self.last > self.high {
             self.high = self.last;
         }
         self.trades += 1;
@@ -143,19 +139,20 @@ impl MarketState {
     /// 24 h change in quote units, at the precision of `last`.
     pub fn change(&self) -> Decimal {
         let scale = self.last.scale().max(self.open.scale());
-        let last = self.last.rescale(scale).map_or(0, Decimal::units);
-        let open = self.open.rescale(scale).map_or(0, Decimal::units);
-        Decimal::new(last.saturating_sub(open), scale)
+        self.last
+            .checked_sub(self.open)
+            .unwrap_or_else(|| Decimal::new(0, scale))
     }
 
     /// 24 h change in percentage points, two decimals.
     pub fn change_pct(&self) -> Decimal {
         let change = self.change();
-        let open = self.open.rescale(change.scale()).map_or(0, Decimal::units);
+        let open = decimal::ticks(self.open, change.scale()).unwrap_or(0);
         if open == 0 {
             return Decimal::new(0, 2);
         }
-        let pct = i128::from(change.units()) * 10_000 / i128::from(open);
+        // Truncated, not rounded, as an integer division of ticks.
+        let pct = change.mantissa() * 10_000 / i128::from(open);
         Decimal::new(i64::try_from(pct).unwrap_or(0), 2)
     }
 
@@ -163,10 +160,10 @@ impl MarketState {
     /// tick), reflected back inside `[reference/2, reference*2]`.
     fn step(&mut self) -> i64 {
         let scale = self.profile.pair_decimals();
-        let current = self.last.rescale(scale).map_or(1, Decimal::units).max(1);
+        let current = decimal::ticks(self.last, scale).unwrap_or(1).max(1);
         let max_step = (current / 5000).max(1);
         let mut next = current + self.rng.range(-max_step, max_step);
-        let reference = self.profile.reference.units();
+        let reference = self.profile.reference_ticks();
         let (floor, ceiling) = ((reference / 2).max(1), reference.saturating_mul(2));
         if next < floor {
             next = floor + (floor - next);
@@ -202,12 +199,22 @@ impl MarketState {
     /// `notional` quote units expressed in base units at the current level, 8 decimals.
     fn quantity_for(&self, notional: i64) -> Decimal {
         let scale = self.profile.pair_decimals();
-        let price = i128::from(self.last.rescale(scale).map_or(1, Decimal::units).max(1));
-        let numerator = i128::from(notional) * i128::from(pow10(LOT_DECIMALS + scale));
+        let price = i128::from(decimal::ticks(self.last, scale).unwrap_or(1).max(1));
+        let numerator = i128::from(notional) * 10i128.pow(LOT_DECIMALS + scale);
         // Tiny prices (SHIB) would overflow 64 bits; cap far above anything plausible.
         let units = (numerator / price).clamp(1, i128::from(i64::MAX / 1024));
         Decimal::new(i64::try_from(units).unwrap_or(1), LOT_DECIMALS)
     }
+}
+
+/// A quantity in lots of `10^-LOT_DECIMALS` (its scale is always [`LOT_DECIMALS`]).
+fn lots(qty: Decimal) -> i64 {
+    lots_at(qty, LOT_DECIMALS)
+}
+
+/// `d` in ticks of `10^-scale`, 0 when out of range.
+fn lots_at(d: Decimal, scale: u32) -> i64 {
+    decimal::ticks(d, scale).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -240,13 +247,13 @@ mod tests {
             let scale = m.profile.pair_decimals();
             for _ in 0..2_000 {
                 m.trade(None);
-                assert!(m.last.is_positive(), "{p}");
+                assert!(m.last > Decimal::ZERO, "{p}");
                 assert_eq!(m.last.scale(), scale, "{p}");
-                assert!(m.bid.cmp_value(m.last) != Ordering::Greater, "{p}");
-                assert!(m.ask.cmp_value(m.last) != Ordering::Less, "{p}");
-                assert!(m.low.cmp_value(m.last) != Ordering::Greater, "{p}");
-                assert!(m.high.cmp_value(m.last) != Ordering::Less, "{p}");
-                assert!(m.bid_qty.is_positive() && m.volume.is_positive(), "{p}");
+                assert!(m.bid <= m.last, "{p}");
+                assert!(m.ask >= m.last, "{p}");
+                assert!(m.low <= m.last, "{p}");
+                assert!(m.high >= m.last, "{p}");
+                assert!(m.bid_qty > Decimal::ZERO && m.volume > Decimal::ZERO, "{p}");
             }
         }
     }
@@ -254,7 +261,7 @@ mod tests {
     #[test]
     fn magnitudes_are_realistic() {
         let btc = MarketState::new(pair("BTC/USD"), 1);
-        let units = btc.last.units();
+        let units = btc.last.mantissa();
         assert!((570_000..=630_000).contains(&units), "{}", btc.last);
         let doge = MarketState::new(pair("DOGE/USD"), 1);
         assert_eq!(doge.last.scale(), 7);
@@ -266,13 +273,13 @@ mod tests {
     #[test]
     fn an_injected_price_is_kept_verbatim_and_the_walk_continues_from_it() {
         let mut m = MarketState::new(pair("BTC/USD"), 1);
-        m.pending = Some(Decimal::parse("65000.10").expect("price"));
+        m.pending = Some(decimal::parse("65000.10").expect("price"));
         m.trade(None);
         assert_eq!(m.last.to_string(), "65000.10");
         assert!(m.last_injected);
         m.trade(None);
         assert!(!m.last_injected);
-        let diff = (m.last.units() - 650_001).abs();
+        let diff = (m.last.mantissa() - 650_001).abs();
         assert!(diff <= 650_001 / 5000 + 1, "walked from {}", m.last);
         assert!(m.pending.is_none());
     }
@@ -280,11 +287,11 @@ mod tests {
     #[test]
     fn change_and_percentage_follow_last_and_open() {
         let mut m = MarketState::new(pair("ETH/USD"), 1);
-        m.open = Decimal::parse("3000.00").expect("open");
-        m.trade(Some(Decimal::parse("2970.00").expect("last")));
-        assert_eq!(m.change().normalized().to_string(), "-30");
-        assert_eq!(m.change_pct().normalized().to_string(), "-1");
-        m.trade(Some(Decimal::parse("3001.5").expect("last")));
+        m.open = decimal::parse("3000.00").expect("open");
+        m.trade(Some(decimal::parse("2970.00").expect("last")));
+        assert_eq!(m.change().normalize().to_string(), "-30");
+        assert_eq!(m.change_pct().normalize().to_string(), "-1");
+        m.trade(Some(decimal::parse("3001.5").expect("last")));
         assert_eq!(m.change().to_string(), "1.50");
         assert_eq!(m.change_pct().to_string(), "0.05");
     }

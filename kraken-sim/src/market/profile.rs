@@ -7,7 +7,7 @@
 
 use common::markets::Market;
 
-use crate::decimal::Decimal;
+use crate::decimal::{self, Decimal};
 
 /// Reference price per WS v2 symbol; its scale is the pair's `pair_decimals`.
 const REFERENCE_PRICES: &[(&str, &str)] = &[
@@ -79,10 +79,10 @@ const REFERENCE_PRICES: &[(&str, &str)] = &[
 ];
 
 /// Used for a market added to the table without a reference price here.
-const FALLBACK_PRICE: Decimal = Decimal::new(10_000, 4);
+const FALLBACK_PRICE: Decimal = Decimal::from_parts(10_000, 0, 0, false, 4);
 
 /// Quantities (`bid_qty`, `volume`, lot volumes) use Kraken's usual 8 `lot_decimals`.
-pub const LOT_DECIMALS: u8 = 8;
+pub const LOT_DECIMALS: u32 = 8;
 
 /// What the simulator knows about one market beyond its names.
 #[derive(Debug, Clone, Copy)]
@@ -97,24 +97,29 @@ impl Profile {
         let reference = REFERENCE_PRICES
             .iter()
             .find(|(symbol, _)| *symbol == market.symbol)
-            .and_then(|(_, text)| Decimal::parse(text).ok())
+            .and_then(|(_, text)| decimal::parse(text).ok())
             .unwrap_or(FALLBACK_PRICE);
         Profile { reference }
     }
 
     /// AssetPairs `pair_decimals`: digits of a price.
-    pub fn pair_decimals(self) -> u8 {
+    pub fn pair_decimals(self) -> u32 {
         self.reference.scale()
+    }
+
+    /// The reference level in ticks of the pair's precision.
+    pub fn reference_ticks(self) -> i64 {
+        i64::try_from(self.reference.mantissa()).unwrap_or(1)
     }
 
     /// Price digits in REST bodies: Kraken pads REST prices to at least 5 decimals
     /// (`"62702.90000"` for a 1-decimal pair).
-    pub fn rest_decimals(self) -> u8 {
+    pub fn rest_decimals(self) -> u32 {
         self.pair_decimals().max(5)
     }
 
     /// AssetPairs `cost_decimals` (5 for most pairs, 9 for `XDGUSD` in the 2026 capture).
-    pub fn cost_decimals(self) -> u8 {
+    pub fn cost_decimals(self) -> u32 {
         (self.pair_decimals() + 2).max(5)
     }
 
@@ -125,16 +130,15 @@ impl Profile {
 
     /// AssetPairs `ordermin`: about five quote units of base, one significant digit.
     pub fn ordermin(self) -> Decimal {
-        let price = i128::from(self.reference.units().max(1));
-        let scale = crate::decimal::pow10(LOT_DECIMALS + self.pair_decimals());
-        let mut units = 5 * i128::from(scale) / price;
+        let price = i128::from(self.reference_ticks().max(1));
+        let mut units = 5 * 10i128.pow(LOT_DECIMALS + self.pair_decimals()) / price;
         let mut magnitude = 1i128;
         while units >= 10 {
             units /= 10;
             magnitude *= 10;
         }
         let units = i64::try_from(units.max(1) * magnitude).unwrap_or(i64::MAX);
-        Decimal::new(units, LOT_DECIMALS).normalized()
+        Decimal::new(units, LOT_DECIMALS).normalize()
     }
 }
 
@@ -162,8 +166,8 @@ mod tests {
                 .iter()
                 .find(|(s, _)| *s == m.symbol)
                 .unwrap_or_else(|| panic!("no reference price for {}", m.symbol));
-            let d = Decimal::parse(text).expect(text);
-            assert!(d.is_positive(), "{}", m.symbol);
+            let d = decimal::parse(text).expect(text);
+            assert!(d > Decimal::ZERO, "{}", m.symbol);
         }
         assert_eq!(REFERENCE_PRICES.len(), MARKETS.len());
     }

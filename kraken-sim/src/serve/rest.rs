@@ -163,7 +163,7 @@ fn ticker(m: &MarketState) -> Ticker {
     let price = |d: Decimal| pad(d, places);
     let qty = |d: Decimal| d.to_string();
     let (today_volume, today_trades) = (
-        Decimal::new(m.volume.units() / 4 * 3, LOT_DECIMALS),
+        Decimal::from_i128_with_scale(m.volume.mantissa() / 4 * 3, LOT_DECIMALS),
         m.trades / 4 * 3,
     );
     Ticker {
@@ -180,20 +180,22 @@ fn ticker(m: &MarketState) -> Ticker {
 }
 
 /// `d` with at least `places` decimals (more if it was injected with more).
-fn pad(d: Decimal, places: u8) -> String {
-    d.rescale(places.max(d.scale())).unwrap_or(d).to_string()
+fn pad(d: Decimal, places: u32) -> String {
+    let mut padded = d;
+    padded.rescale(places.max(d.scale()));
+    padded.to_string()
 }
 
 /// Whole-lot volume of a book level: the integer part, at least 1 (`"1"`, `"246"`).
 fn whole_lot(qty: Decimal) -> String {
-    let whole = qty.units() / crate::decimal::pow10(qty.scale());
-    whole.max(1).to_string()
+    qty.trunc().max(Decimal::ONE).to_string()
 }
 
 /// Lot volume with three decimals, as in the captures (`"1.000"`, `"246.000"`).
 fn lot(qty: Decimal) -> String {
-    let whole = (qty.units() / crate::decimal::pow10(qty.scale())).max(1);
-    Decimal::new(whole * 1000, 3).to_string()
+    let mut lot = qty.trunc().max(Decimal::ONE);
+    lot.rescale(3);
+    lot.to_string()
 }
 
 /// An AssetPairs row in the key order of the 2026 capture.
@@ -206,9 +208,9 @@ struct AssetPair {
     aclass_quote: &'static str,
     quote: String,
     lot: &'static str,
-    cost_decimals: u8,
-    pair_decimals: u8,
-    lot_decimals: u8,
+    cost_decimals: u32,
+    pair_decimals: u32,
+    lot_decimals: u32,
     lot_multiplier: u8,
     leverage_buy: [u8; 0],
     leverage_sell: [u8; 0],
@@ -277,7 +279,7 @@ mod tests {
         assert_eq!(pad(Decimal::new(627029, 1), 5), "62702.90000");
         assert_eq!(pad(Decimal::new(1, 7), 7), "0.0000001");
         assert_eq!(
-            pad(Decimal::parse("1.123456789").expect("d"), 5),
+            pad(crate::decimal::parse("1.123456789").expect("d"), 5),
             "1.123456789"
         );
         assert_eq!(whole_lot(Decimal::new(24_600_000_000, 8)), "246");

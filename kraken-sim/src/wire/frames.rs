@@ -8,6 +8,7 @@
 use serde::Serialize;
 
 use super::clock::Stamp;
+use crate::decimal;
 use crate::faults::SystemStatus;
 use crate::market::MarketState;
 
@@ -43,31 +44,31 @@ pub fn write_ticker(
     // Table symbols are plain ASCII (`BTC/USD`): nothing to escape.
     out.extend_from_slice(m.pair.as_str().as_bytes());
     out.extend_from_slice(br#"","bid":"#);
-    m.bid.normalized().write_to(out);
+    decimal::write(out, m.bid.normalize());
     out.extend_from_slice(br#","bid_qty":"#);
-    m.bid_qty.write_to(out);
+    decimal::write(out, m.bid_qty);
     out.extend_from_slice(br#","ask":"#);
-    m.ask.normalized().write_to(out);
+    decimal::write(out, m.ask.normalize());
     out.extend_from_slice(br#","ask_qty":"#);
-    m.ask_qty.write_to(out);
+    decimal::write(out, m.ask_qty);
     out.extend_from_slice(br#","last":"#);
     if m.last_injected {
-        m.last.write_to(out);
+        decimal::write(out, m.last);
     } else {
-        m.last.normalized().write_to(out);
+        decimal::write(out, m.last.normalize());
     }
     out.extend_from_slice(br#","volume":"#);
-    m.volume.write_to(out);
+    decimal::write(out, m.volume);
     out.extend_from_slice(br#","vwap":"#);
-    m.vwap.normalized().write_to(out);
+    decimal::write(out, m.vwap.normalize());
     out.extend_from_slice(br#","low":"#);
-    m.low.normalized().write_to(out);
+    decimal::write(out, m.low.normalize());
     out.extend_from_slice(br#","high":"#);
-    m.high.normalized().write_to(out);
+    decimal::write(out, m.high.normalize());
     out.extend_from_slice(br#","change":"#);
-    m.change().normalized().write_to(out);
+    decimal::write(out, m.change().normalize());
     out.extend_from_slice(br#","change_pct":"#);
-    m.change_pct().normalized().write_to(out);
+    decimal::write(out, m.change_pct().normalize());
     if trades_field {
         out.extend_from_slice(br#","trades":"#);
         out.extend_from_slice(m.trades.to_string().as_bytes());
@@ -138,16 +139,15 @@ impl Reply<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decimal::Decimal;
     use common::Pair;
 
     #[test]
     fn ticker_numbers_are_raw_decimal_text() {
         let mut m = MarketState::new(Pair::parse("BTC/USD").expect("pair"), 1);
-        m.trade(Some(Decimal::parse("58033.0").expect("p")));
+        m.trade(Some(crate::decimal::parse("58033.0").expect("p")));
         m.last_injected = false;
-        m.low = Decimal::parse("58033.0").expect("low");
-        m.bid_qty = Decimal::parse("0.00044780").expect("qty");
+        m.low = crate::decimal::parse("58033.0").expect("low");
+        m.bid_qty = crate::decimal::parse("0.00044780").expect("qty");
         let mut out = Vec::new();
         write_ticker(&mut out, TickerKind::Update, &m, Stamp::now(), true);
         let text = String::from_utf8(out).expect("utf8");
