@@ -34,7 +34,7 @@ pub struct ConfigArgs {
 pub trait AppConfig: Serialize + DeserializeOwned + Default {
     /// Checks every rule; the first broken one is reported.
     fn validate(&self) -> Result<(), Invalid>;
-    /// The logging section.
+    /// Level and format of the log lines, applied before the binary runs.
     fn logging(&self) -> &LoggingConfig;
 }
 
@@ -83,8 +83,12 @@ where
     runtime.block_on(async {
         let name = command.get_name().to_owned();
         // `augment_args` also sets the command's descriptions to `ConfigArgs`' doc: restore them.
-        let restore = |text: Option<&StyledStr>| text.cloned().map_or(Resettable::Reset, Resettable::Value);
-        let (about, long_about) = (restore(command.get_about()), restore(command.get_long_about()));
+        let restore =
+            |text: Option<&StyledStr>| text.cloned().map_or(Resettable::Reset, Resettable::Value);
+        let (about, long_about) = (
+            restore(command.get_about()),
+            restore(command.get_long_about()),
+        );
         let matches = ConfigArgs::augment_args(command)
             .about(about)
             .long_about(long_about)

@@ -132,7 +132,7 @@ impl Source {
 pub struct PriceMessage {
     /// Schema version ([`SCHEMA_VERSION`]).
     pub v: u8,
-    /// The pair, `BASE/QUOTE`.
+    /// Serialised as `BASE/QUOTE`.
     pub pair: Pair,
     /// Last traded price, exact decimal text from Kraken.
     pub price: Price,
@@ -221,7 +221,7 @@ impl Encoding {
         }
     }
 
-    /// Encodes a message.
+    /// The payload to publish; infallible (strings and integers only).
     pub fn encode(self, msg: &PriceMessage) -> Bytes {
         // Cannot fail: only strings, integers and string-keyed maps, written to a Vec.
         let bytes = match self {

@@ -110,12 +110,13 @@ mod tests {
             .iter()
             .map(|f| f.name().to_owned())
             .collect();
-        assert_eq!(
-            names,
-            ["probe_age_seconds", "probe_seconds", "probe_total"]
-        );
+        assert_eq!(names, ["probe_age_seconds", "probe_seconds", "probe_total"]);
         assert!(r.gauge("probe_total", "Again.").is_err());
         assert!(r.counter("not a name", "Bad.").is_err());
-        assert!(Registrar(&Registry::new()).counter("probe_total", "A probe.").is_ok());
+        assert!(
+            Registrar(&Registry::new())
+                .counter("probe_total", "A probe.")
+                .is_ok()
+        );
     }
 }

@@ -4,10 +4,10 @@
 //! writer thread owns stdout and writes the buffer in batches. A request therefore never waits
 //! for a `write(2)` or for the stdout lock, and a busy service pays neither a channel hand-off
 //! nor a thread wake-up per line: the first line into an empty buffer wakes the writer, which
-//! lets lines gather for [`GATHER`] and then writes them all at once (docs/benchmarks.md has
+//! lets lines gather for `GATHER` and then writes them all at once (docs/benchmarks.md has
 //! what this bought over a per-line channel).
 //!
-//! Nothing is dropped: when [`MAX_PENDING`] bytes are waiting, the logging thread waits, as it
+//! Nothing is dropped: when `MAX_PENDING` bytes are waiting, the logging thread waits, as it
 //! did when it wrote itself. Binaries call [`flush`] before exiting so the last lines are out.
 //!
 //! Lines written on every request skip tracing's formatter: [`json_line`] writes them in the

@@ -22,13 +22,13 @@ pub struct Config {
     pub exchange: ExchangeSection,
     /// `nats`: the bus prices are published on.
     pub nats: NatsConfig,
-    /// `logging`.
+    /// `logging`: level and format of the log lines.
     pub logging: LoggingConfig,
     /// `business`: the pairs to stream.
     pub business: BusinessConfig,
 }
 
-/// `ingestor`.
+/// `ingestor`: settings only the ingestor reads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct IngestorSection {
@@ -67,11 +67,11 @@ impl Default for FreshnessSection {
     }
 }
 
-/// `exchange`.
+/// `exchange`: the exchanges prices come from (Kraken only).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ExchangeSection {
-    /// `exchange.kraken`.
+    /// `exchange.kraken`: where and how to reach Kraken.
     pub kraken: KrakenConfig,
 }
 
@@ -96,7 +96,7 @@ impl EventTrigger {
     }
 }
 
-/// `exchange.kraken`.
+/// `exchange.kraken`: Kraken's URLs, time budgets and retry bounds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct KrakenConfig {

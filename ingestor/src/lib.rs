@@ -230,7 +230,6 @@ fn timing(config: &Config) -> Timing {
 /// Every task of a running ingestor, and the tokens that stop them.
 struct Tasks {
     tracker: TaskTracker,
-    /// Stops every task.
     stop: CancellationToken,
     /// Cuts REST calls short (only when the tasks miss their deadline).
     fetches: CancellationToken,

@@ -9,9 +9,7 @@ use prometheus::{Encoder, Histogram, IntCounter, IntCounterVec, IntGauge, Regist
 /// Per-pair handles, indexed by [`Pair::index`].
 #[derive(Clone)]
 pub struct PairMetrics {
-    /// Prices received from the socket.
     pub received_ws: IntCounter,
-    /// Prices received from REST.
     pub received_rest: IntCounter,
     /// Messages published, new prices.
     pub published_update: IntCounter,
@@ -25,7 +23,6 @@ pub struct PairMetrics {
     pub available: IntGauge,
     /// Seconds since the price was last confirmed (set at scrape time).
     pub price_age: prometheus::Gauge,
-    /// Subscription rejections by Kraken.
     pub rejected: IntCounter,
 }
 
@@ -36,21 +33,16 @@ pub struct Metrics {
     pairs: Vec<Option<PairMetrics>>,
     /// 1 while the WebSocket is open and subscribed.
     pub ws_connected: IntGauge,
-    /// Connection attempts, by result.
     pub ws_connects: IntCounterVec,
     /// Connections lost or abandoned (stall), by reason.
     pub ws_disconnects: IntCounterVec,
-    /// Frames received, by kind.
     pub ws_frames: IntCounterVec,
     /// Frames by kind, resolved for the hot path: ticker, heartbeat, other.
     pub frames_ticker: IntCounter,
-    /// Heartbeat frames.
     pub frames_heartbeat: IntCounter,
     /// Frames that are not JSON or not the expected shape.
     pub frames_invalid: IntCounter,
-    /// REST requests, by outcome.
     pub rest_requests: IntCounterVec,
-    /// REST request latency.
     pub rest_duration: Histogram,
     /// Publish failures (NATS refused or was too slow).
     pub publish_errors: IntCounter,
@@ -62,7 +54,6 @@ pub struct Metrics {
     pub held_prices: IntGauge,
     /// Refresh requests answered, by result.
     pub refresh_requests: IntCounterVec,
-    /// Status events, by kind.
     pub status_events: IntCounterVec,
 }
 
@@ -202,7 +193,7 @@ impl Metrics {
             .unwrap_or_else(|| &DETACHED)
     }
 
-    /// Prometheus text exposition.
+    /// The registry in Prometheus text format (`/metrics`).
     pub fn render(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 * 1024);
         // Encoding into a Vec only fails on invalid metric names, which are constants here.

@@ -15,10 +15,7 @@ use tokio::time::Instant;
 pub enum Mode {
     /// Waiting for the socket to deliver the pair (start-up, or just subscribed); REST takes
     /// over if nothing comes within the grace period.
-    Waiting {
-        /// Since when.
-        since: Instant,
-    },
+    Waiting { since: Instant },
     /// The socket is healthy and has delivered the pair since it (re)subscribed.
     Ws,
     /// Polled over REST (socket down or stalled, subscription rejected, no data).
@@ -52,9 +49,7 @@ pub enum Decision {
 /// Everything the feed knows about one pair.
 #[derive(Debug)]
 pub struct PairState {
-    /// The pair.
     pub pair: Pair,
-    /// Current source.
     pub mode: Mode,
     /// Latest accepted message (what the bus has, or will have once NATS is back).
     pub current: Option<PriceMessage>,

@@ -11,7 +11,6 @@ use tokio::time::Instant;
 pub const MIN_SPACING: Duration = Duration::from_secs(1);
 /// First penalty after a throttling answer; doubled per consecutive one.
 const PENALTY_BASE: Duration = Duration::from_secs(2);
-/// Longest penalty.
 const PENALTY_MAX: Duration = Duration::from_secs(30);
 
 /// Hands out request slots; shared by every REST caller of one ingestor.

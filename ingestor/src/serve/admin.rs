@@ -21,13 +21,10 @@ use crate::metrics::Metrics;
 
 /// What the endpoints report on.
 pub struct AdminState {
-    /// Pair states.
     pub feed: Arc<Feed>,
     /// Whether NATS takes publishes.
     pub gate: Arc<Gate>,
-    /// The registry.
     pub metrics: Metrics,
-    /// Instance id.
     pub instance: Arc<str>,
 }
 

@@ -25,17 +25,14 @@ const CONCURRENCY: usize = 64;
 
 /// What a request handler needs.
 pub struct Responder {
-    /// NATS client (replies are published on it).
+    /// Replies are published on it.
     pub client: Client,
-    /// The refresh subject.
     pub subject: String,
-    /// Prices and their publication.
     pub feed: Arc<Feed>,
     /// Coalesced REST fetches within the global budget.
     pub fetcher: Arc<Fetcher>,
-    /// Counters.
     pub metrics: Metrics,
-    /// This instance's id, put in replies.
+    /// Put in replies.
     pub instance: Arc<str>,
     /// Time to answer: the requester stops waiting after about `nats.request_timeout`.
     pub budget: Duration,

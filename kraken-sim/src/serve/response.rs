@@ -6,7 +6,7 @@ use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 
-/// A `text/plain` response.
+/// A `text/plain; charset=utf-8` body.
 pub(crate) fn text_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {
     let mut res = Response::new(Full::new(Bytes::from(body)));
     *res.status_mut() = status;
@@ -17,7 +17,7 @@ pub(crate) fn text_response(status: StatusCode, body: String) -> Response<Full<B
     res
 }
 
-/// An `application/json` response.
+/// `body` as JSON (empty if it cannot be serialised, which our types never fail).
 pub(crate) fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Full<Bytes>> {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let mut res = Response::new(Full::new(Bytes::from(bytes)));

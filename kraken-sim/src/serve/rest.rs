@@ -22,7 +22,6 @@ use crate::market::{LOT_DECIMALS, MarketState, Profile, asset_id};
 use crate::stats::Endpoint;
 use crate::wire::Stamp;
 
-/// `EQuery:Unknown asset pair`.
 pub const UNKNOWN_PAIR: &str = "EQuery:Unknown asset pair";
 
 /// Answers one request under `/0/`.

@@ -39,7 +39,6 @@ impl Trigger {
 /// One ticker subscription on one socket.
 #[derive(Debug, Clone, Copy)]
 pub struct Sub {
-    /// As requested.
     pub trigger: Trigger,
     /// Updates up to this trade sequence number are covered by the snapshot already sent.
     pub covered: u64,
@@ -53,7 +52,6 @@ pub struct Subscriptions {
 }
 
 impl Subscriptions {
-    /// None yet.
     pub fn new() -> Subscriptions {
         Subscriptions {
             by_pair: vec![None; Pair::all().len()],
@@ -83,7 +81,6 @@ impl Subscriptions {
 /// A frame to send; `ticker` names the pair when it is a ticker snapshot (for the counters).
 #[derive(Debug)]
 pub struct Frame {
-    /// The text.
     pub text: Utf8Bytes,
     /// `Pair::index` of a snapshot.
     pub ticker: Option<usize>,
