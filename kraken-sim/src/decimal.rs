@@ -4,10 +4,11 @@
 //!
 //! - [`parse`]: Kraken's literal grammar `[-]digits[.digits]`, strictly (rust_decimal's own
 //!   parser also takes `+1`, `.5`, `1_000` and exponents).
-//! - [`write`]: the text rust_decimal's `Display` writes, appended without the formatting
-//!   machinery: every ticker message carries eleven numbers, and at 100 000 messages a second
-//!   `Display` took 140-160 ns a number against 40-60 ns here (release build, alternating
-//!   rounds on the shared 2-core host), about 10 % of a core for the simulator alone.
+//! - [`write`], [`write_normalized`]: the text rust_decimal's `Display` writes, appended
+//!   without the formatting machinery: every ticker message carries eleven numbers, and at
+//!   100 000 messages a second `Display` took 140-160 ns a number against 40-60 ns here
+//!   (release build, alternating rounds on the shared 2-core host), about 10 % of a core for
+//!   the simulator alone.
 //! - [`ticks`]: a value as a whole number of ticks at a precision (the price walk counts ticks).
 
 use std::str::FromStr;
@@ -47,13 +48,30 @@ pub fn parse(text: &str) -> Result<Decimal, DecimalError> {
     Ok(value)
 }
 
-/// Appends `d` exactly as its `Display` would: every digit of its scale, a `-` when negative.
+/// Appends `d` as its `Display` would: every digit of its scale, a `-` when below zero.
 pub fn write(out: &mut Vec<u8>, d: Decimal) {
+    write_digits(out, d, false);
+}
+
+/// Appends `d.normalize()` as [`write`] would (`62703.0` as `62703`), without normalising the
+/// value first (which costs more than writing it).
+pub fn write_normalized(out: &mut Vec<u8>, d: Decimal) {
+    write_digits(out, d, true);
+}
+
+fn write_digits(out: &mut Vec<u8>, d: Decimal, normalized: bool) {
     let Ok(mut n) = u64::try_from(d.mantissa().unsigned_abs()) else {
+        let d = if normalized { d.normalize() } else { d };
         out.extend_from_slice(d.to_string().as_bytes());
         return;
     };
-    let scale = d.scale() as usize;
+    let mut scale = d.scale() as usize;
+    if normalized {
+        while scale > 0 && n % 10 == 0 {
+            n /= 10;
+            scale -= 1;
+        }
+    }
     let mut digits = [b'0'; 40];
     let mut len = 0;
     loop {
@@ -66,6 +84,8 @@ pub fn write(out: &mut Vec<u8>, d: Decimal) {
     }
     // Enough leading zeros that there is at least one integer digit.
     len = len.max(scale + 1);
+    // A zero is written without a sign, as the wire always had it (`Display` writes a negative
+    // zero as `-0.0`).
     if d.mantissa() < 0 {
         out.push(b'-');
     }
@@ -139,8 +159,15 @@ mod tests {
                 values.push(Decimal::new(n >> (scale * 3), scale));
             }
         }
+        assert_eq!(text(Decimal::from_parts(0, 0, 0, true, 1)), "0.0");
         for d in values {
             assert_eq!(text(d), d.to_string(), "{d:?}");
+            let mut out = Vec::new();
+            write_normalized(&mut out, d);
+            assert_eq!(
+                String::from_utf8(out).expect("ascii"),
+                d.normalize().to_string()
+            );
         }
     }
 

@@ -196,9 +196,12 @@ impl Shared {
 }
 
 fn last_text(m: &MarketState) -> String {
+    let mut out = Vec::with_capacity(24);
     if m.last_injected {
-        decimal::text(m.last)
+        decimal::write(&mut out, m.last);
     } else {
-        decimal::text(m.last.normalize())
+        decimal::write_normalized(&mut out, m.last);
     }
+    // The writer only produces ASCII digits, '-' and '.'.
+    String::from_utf8_lossy(&out).into_owned()
 }

@@ -44,31 +44,31 @@ pub fn write_ticker(
     // Table symbols are plain ASCII (`BTC/USD`): nothing to escape.
     out.extend_from_slice(m.pair.as_str().as_bytes());
     out.extend_from_slice(br#"","bid":"#);
-    decimal::write(out, m.bid.normalize());
+    decimal::write_normalized(out, m.bid);
     out.extend_from_slice(br#","bid_qty":"#);
     decimal::write(out, m.bid_qty);
     out.extend_from_slice(br#","ask":"#);
-    decimal::write(out, m.ask.normalize());
+    decimal::write_normalized(out, m.ask);
     out.extend_from_slice(br#","ask_qty":"#);
     decimal::write(out, m.ask_qty);
     out.extend_from_slice(br#","last":"#);
     if m.last_injected {
         decimal::write(out, m.last);
     } else {
-        decimal::write(out, m.last.normalize());
+        decimal::write_normalized(out, m.last);
     }
     out.extend_from_slice(br#","volume":"#);
     decimal::write(out, m.volume);
     out.extend_from_slice(br#","vwap":"#);
-    decimal::write(out, m.vwap.normalize());
+    decimal::write_normalized(out, m.vwap);
     out.extend_from_slice(br#","low":"#);
-    decimal::write(out, m.low.normalize());
+    decimal::write_normalized(out, m.low);
     out.extend_from_slice(br#","high":"#);
-    decimal::write(out, m.high.normalize());
+    decimal::write_normalized(out, m.high);
     out.extend_from_slice(br#","change":"#);
-    decimal::write(out, m.change().normalize());
+    decimal::write_normalized(out, m.change());
     out.extend_from_slice(br#","change_pct":"#);
-    decimal::write(out, m.change_pct().normalize());
+    decimal::write_normalized(out, m.change_pct());
     if trades_field {
         out.extend_from_slice(br#","trades":"#);
         out.extend_from_slice(m.trades.to_string().as_bytes());
