@@ -108,6 +108,11 @@ pub fn text(d: Decimal) -> String {
 /// `d` as a whole number of ticks of `10^-scale`, rounded half away from zero (`62702.95` is
 /// 627030 ticks at scale 1); `None` when that does not fit an `i64`.
 pub fn ticks(d: Decimal, scale: u32) -> Option<i64> {
+    if d.scale() == scale {
+        // The usual case (a price at its pair's precision), without a rescale: the walk asks
+        // on every trade.
+        return i64::try_from(d.mantissa()).ok();
+    }
     let mut at = d;
     at.rescale(scale);
     if at.scale() != scale {
