@@ -161,3 +161,59 @@ rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
+# The ingestor's capacity: one socket at $INGEST_RATE msg/s from the simulator into NATS
+# (JetStream on, the default), measured for 20 s, then the totals once the flow has stopped.
+# Records one "ingest" object labelled $1 (the binaries are $BIN's); also the simulator's CPU.
+ingest_capacity() { # case
+  log "ingestor capacity ($1): simulator at $INGEST_RATE msg/s over $NPAIRS pairs"
+  start_bus
+  start_sim --rate "$INGEST_RATE"
+  start_ingestor
+  sleep 5
+  stats() { curl -s "http://127.0.0.1:$SIM_PORT/control/stats"; }
+  conn_in() { # messages NATS received from the ingestor's connection
+    curl -s "http://127.0.0.1:$NATS_MON/connz?limit=1000" |
+      python3 -c 'import json,sys; print(sum(c.get("in_msgs",0) for c in json.load(sys.stdin)["connections"] if c.get("name","").startswith("ltp-ingestor")))'
+  }
+  s1=$(stats); n1=$(conn_in); c1=$(cpu_ticks "$ING_PID"); k1=$(cpu_ticks "$SIM_PID"); t1=$(date +%s.%N)
+  sleep 20
+  s2=$(stats); n2=$(conn_in); c2=$(cpu_ticks "$ING_PID"); k2=$(cpu_ticks "$SIM_PID"); t2=$(date +%s.%N)
+  hwm=$(hwm_kb "$ING_PID"); rss=$(rss_kb "$ING_PID")
+  # Stop the flow, let everything in flight arrive, then compare totals.
+  curl -sf -X POST "http://127.0.0.1:$SIM_PORT/control/rate?manual" >/dev/null
+  sleep 3
+  s3=$(stats); n3=$(conn_in)
+  curl -s "http://127.0.0.1:$ING_PORT/metrics" > "$OUT/raw/ingestor-metrics.txt"
+  python3 - "$s1" "$s2" "$s3" "$n1" "$n2" "$n3" "$c1" "$c2" "$t1" "$t2" "$hwm" "$rss" "$INGEST_RATE" "$(getconf CLK_TCK)" "$OUT/raw/ingestor-metrics.txt" "$1" "$k1" "$k2" >> "$RESULTS" <<'PY'
+import json, re, sys
+a = sys.argv[1:]
+s1, s2, s3 = (json.loads(x) for x in a[0:3])
+n1, n2, n3, c1, c2 = (int(x) for x in a[3:8])
+t1, t2 = float(a[8]), float(a[9])
+hwm, rss, target, tck = int(a[10]), int(a[11]), int(a[12]), int(a[13])
+metrics = open(a[14]).read()
+case, k1, k2 = a[15], int(a[16]), int(a[17])
+def total(name, label=""):
+    return int(sum(float(m.group(1)) for m in re.finditer(r"^" + name + r"\{[^}]*" + label + r"[^}]*\} ([\d.e+]+)$", metrics, re.M)))
+dt = t2 - t1
+sent = s2["ticker_messages_sent"] - s1["ticker_messages_sent"]
+cpu_s = (c2 - c1) / tck
+updates = total("ingestor_prices_published_total", 'kind="update"')
+print(json.dumps({"kind": "ingest", "case": case, "target_rate": target,
+  "sim_rate": sent / dt, "nats_in_rate": (n2 - n1) / dt,
+  "sim_missed": s3["ticker_messages_missed"],
+  "sim_sent_total": s3["ticker_messages_sent"],
+  "published_updates_total": updates,
+  "republished_total": total("ingestor_prices_published_total", 'kind="republish"'),
+  "dropped_total": total("ingestor_prices_dropped_total"),
+  "publish_errors": total("ingestor_publish_errors_total"),
+  "nats_in_total": n3,
+  "lost": s3["ticker_messages_sent"] - updates,
+  "cpu_percent": 100 * cpu_s / dt,
+  "cpu_us_per_msg": 1e6 * cpu_s / max(1, sent),
+  "sim_cpu_percent": 100 * (k2 - k1) / tck / dt,
+  "rss_kb": rss, "hwm_kb": hwm}))
+PY
+  log "ingest ($1): $(tail -n1 "$RESULTS")"
+  stop "$ING_PID"; stop "$SIM_PID"; stop "$NATS_PID"
+}

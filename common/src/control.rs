@@ -40,7 +40,7 @@ pub struct RefreshReply {
 pub struct PairFailure {
     /// The pair as requested.
     pub pair: String,
-    /// What kind of failure.
+    /// Machine-readable, for a client to branch on.
     pub code: FailureCode,
     /// Human-readable detail.
     pub message: String,
@@ -69,9 +69,9 @@ pub struct StatusEvent {
     pub v: u8,
     /// Id of the ingestor instance.
     pub ingestor: Arc<str>,
-    /// When it happened.
+    /// When the ingestor noticed the change.
     pub at: Timestamp,
-    /// What happened.
+    /// The kind of change.
     pub event: FeedEvent,
     /// The pair concerned, for per-pair events.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -132,7 +132,7 @@ impl Source {
 pub struct PriceMessage {
     /// Schema version ([`SCHEMA_VERSION`]).
     pub v: u8,
-    /// The pair, `BASE/QUOTE`.
+    /// Serialised as `BASE/QUOTE`.
     pub pair: Pair,
     /// Last traded price, exact decimal text from Kraken.
     pub price: Price,
@@ -221,7 +221,7 @@ impl Encoding {
         }
     }
 
-    /// Encodes a message.
+    /// The payload to publish; infallible (strings and integers only).
     pub fn encode(self, msg: &PriceMessage) -> Bytes {
         // Cannot fail: only strings, integers and string-keyed maps, written to a Vec.
         let bytes = match self {
@@ -260,17 +260,15 @@ pub fn decode(content_type: Option<&str>, payload: &[u8]) -> Result<PriceMessage
 mod tests {
     use super::*;
 
+    /// The example of docs/architecture.md, "Price message".
     fn sample(price: &str) -> PriceMessage {
+        let published = "2026-07-08T05:24:41.210100Z".parse().expect("ts");
         PriceMessage {
-            v: SCHEMA_VERSION,
-            pair: Pair::parse("BTC/USD").expect("known"),
-            price: Price::parse(price).expect("valid"),
-            source: Source::Ws,
             exchange_time: Some("2026-07-08T05:24:41.204829Z".parse().expect("ts")),
             received_at: "2026-07-08T05:24:41.210000123Z".parse().expect("ts"),
-            published_at: "2026-07-08T05:24:41.210100Z".parse().expect("ts"),
             seq: 42,
             ingestor: Arc::from("ingestor-1"),
+            ..crate::test_support::price_message_at("BTC/USD", price, published)
         }
     }
 

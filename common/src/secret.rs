@@ -1,35 +1,46 @@
 //! A configuration secret (password, token, API key) that cannot be printed or serialised by
-//! accident: its `Debug` is redacted and it has no `Display` or `Serialize`.
+//! accident: its `Debug` is redacted and it has no `Display` or `Serialize`. The value lives in
+//! a [`secrecy::SecretString`], which wipes it from memory when dropped.
 
 use std::fmt;
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-/// A secret string; empty means "not set".
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+/// A secret string; empty means "not set". Equality compares the values, so configurations
+/// holding secrets can be compared in tests.
+#[derive(Clone, Default, Deserialize)]
 #[serde(transparent)]
-pub struct Secret(String);
+pub struct Secret(SecretString);
 
 impl Secret {
-    /// Wraps a value.
+    /// Wraps `value` (set in code: configuration files and variables deserialise into it).
     pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
+        Secret(SecretString::from(value.into()))
     }
 
     /// The value, for the one place that must send it.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 
     /// Whether no value is set.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.expose().is_empty()
     }
 }
 
+impl PartialEq for Secret {
+    fn eq(&self, other: &Secret) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for Secret {}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() {
+        f.write_str(if self.is_empty() {
             "Secret(unset)"
         } else {
             "Secret(redacted)"

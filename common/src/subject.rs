@@ -53,7 +53,7 @@ impl Subjects {
         })
     }
 
-    /// The configured prefix.
+    /// The prefix as configured (`ltp`), the first token(s) of every subject.
     pub fn prefix(&self) -> &str {
         &self.prefix
     }

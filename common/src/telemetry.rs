@@ -4,10 +4,10 @@
 //! writer thread owns stdout and writes the buffer in batches. A request therefore never waits
 //! for a `write(2)` or for the stdout lock, and a busy service pays neither a channel hand-off
 //! nor a thread wake-up per line: the first line into an empty buffer wakes the writer, which
-//! lets lines gather for [`GATHER`] and then writes them all at once (docs/benchmarks.md has
+//! lets lines gather for `GATHER` and then writes them all at once (docs/benchmarks.md has
 //! what this bought over a per-line channel).
 //!
-//! Nothing is dropped: when [`MAX_PENDING`] bytes are waiting, the logging thread waits, as it
+//! Nothing is dropped: when `MAX_PENDING` bytes are waiting, the logging thread waits, as it
 //! did when it wrote itself. Binaries call [`flush`] before exiting so the last lines are out.
 //!
 //! Lines written on every request skip tracing's formatter: [`json_line`] writes them in the
@@ -17,12 +17,14 @@ use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
+use jiff::Timestamp;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 use crate::config::{LogFormat, LoggingConfig};
+use crate::rfc3339::MicrosWriter;
 
 /// How long the writer lets lines gather after the first one arrives.
 const GATHER: Duration = Duration::from_millis(5);
@@ -212,9 +214,7 @@ pub fn json_line(
     let Some(shared) = JSON_LINES.get() else {
         return false;
     };
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = Timestamp::now();
     // `try_with`: a thread being torn down has no buffer left; its caller logs through tracing.
     LINE.try_with(|line| {
         let mut line = line.borrow_mut();
@@ -232,14 +232,14 @@ thread_local! {
 #[derive(Default)]
 struct LineBuffer {
     bytes: Vec<u8>,
-    clock: Clock,
+    clock: MicrosWriter,
 }
 
 impl LineBuffer {
     /// Formats one line (see [`json_line`]) into `bytes`.
     fn format(
         &mut self,
-        since_epoch: Duration,
+        at: Timestamp,
         level: tracing::Level,
         target: &str,
         message: &str,
@@ -248,7 +248,7 @@ impl LineBuffer {
         let bytes = &mut self.bytes;
         bytes.clear();
         bytes.extend_from_slice(b"{\"timestamp\":\"");
-        self.clock.push(bytes, since_epoch);
+        self.clock.write(bytes, at);
         bytes.extend_from_slice(b"\",\"level\":\"");
         bytes.extend_from_slice(level.as_str().as_bytes());
         bytes.extend_from_slice(b"\",\"message\":\"");
@@ -258,40 +258,6 @@ impl LineBuffer {
         bytes.extend_from_slice(b",\"target\":\"");
         bytes.extend_from_slice(target.as_bytes());
         bytes.extend_from_slice(b"\"}\n");
-    }
-}
-
-/// RFC 3339 UTC timestamps with microseconds, as tracing's default timer writes them; the date
-/// and time of day are formatted once per second.
-#[derive(Default)]
-struct Clock {
-    second: u64,
-    /// `YYYY-MM-DDTHH:MM:SS` of `second` (empty until first used).
-    prefix: String,
-}
-
-impl Clock {
-    fn push(&mut self, out: &mut Vec<u8>, since_epoch: Duration) {
-        let second = since_epoch.as_secs();
-        if self.prefix.is_empty() || second != self.second {
-            let at = i64::try_from(second)
-                .ok()
-                .and_then(|s| jiff::Timestamp::from_second(s).ok())
-                .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-            self.prefix = at.strftime("%Y-%m-%dT%H:%M:%S").to_string();
-            self.second = second;
-        }
-        out.extend_from_slice(self.prefix.as_bytes());
-        let micros = since_epoch.subsec_micros();
-        let mut digits = [b'0'; 7];
-        digits[0] = b'.';
-        let mut rest = micros;
-        for digit in digits[1..].iter_mut().rev() {
-            *digit = b'0' + (rest % 10) as u8;
-            rest /= 10;
-        }
-        out.extend_from_slice(&digits);
-        out.push(b'Z');
     }
 }
 
@@ -343,7 +309,7 @@ mod tests {
         let theirs = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf8");
         let mut line = LineBuffer::default();
         line.format(
-            Duration::from_secs(1),
+            Timestamp::from_second(1).expect("in range"),
             tracing::Level::WARN,
             "ltp::probe",
             "request",
@@ -367,20 +333,6 @@ mod tests {
             "{ours} vs {theirs}"
         );
         assert!(ours.ends_with('\n'));
-    }
-
-    #[test]
-    fn timestamps_are_rfc3339_with_microseconds() {
-        let mut clock = super::Clock::default();
-        let mut out = Vec::new();
-        clock.push(&mut out, Duration::new(1_795_647_544, 735_208_999));
-        assert_eq!(out, b"2026-11-25T22:59:04.735208Z");
-        out.clear();
-        clock.push(&mut out, Duration::new(1_795_647_545, 7_000));
-        assert_eq!(out, b"2026-11-25T22:59:05.000007Z");
-        out.clear();
-        clock.push(&mut out, Duration::ZERO);
-        assert_eq!(out, b"1970-01-01T00:00:00.000000Z");
     }
 
     #[test]

@@ -22,13 +22,13 @@ pub struct Config {
     pub exchange: ExchangeSection,
     /// `nats`: the bus prices are published on.
     pub nats: NatsConfig,
-    /// `logging`.
+    /// `logging`: level and format of the log lines.
     pub logging: LoggingConfig,
     /// `business`: the pairs to stream.
     pub business: BusinessConfig,
 }
 
-/// `ingestor`.
+/// `ingestor`: settings only the ingestor reads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct IngestorSection {
@@ -67,11 +67,11 @@ impl Default for FreshnessSection {
     }
 }
 
-/// `exchange`.
+/// `exchange`: the exchanges prices come from (Kraken only).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ExchangeSection {
-    /// `exchange.kraken`.
+    /// `exchange.kraken`: where and how to reach Kraken.
     pub kraken: KrakenConfig,
 }
 
@@ -96,7 +96,7 @@ impl EventTrigger {
     }
 }
 
-/// `exchange.kraken`.
+/// `exchange.kraken`: Kraken's URLs, time budgets and retry bounds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct KrakenConfig {
@@ -161,6 +161,12 @@ impl KrakenConfig {
 
     /// URLs, timeouts and retry bounds, in the seed's words where it had a rule.
     pub fn validate(&self) -> Result<(), Invalid> {
+        self.validate_urls()?;
+        self.validate_positive()?;
+        self.validate_bounds()
+    }
+
+    fn validate_urls(&self) -> Result<(), Invalid> {
         validate_url(
             "exchange.kraken.websocket_url",
             "kraken websocket_url",
@@ -172,7 +178,10 @@ impl KrakenConfig {
             "kraken rest_url",
             &self.rest_url,
             &["http", "https"],
-        )?;
+        )
+    }
+
+    fn validate_positive(&self) -> Result<(), Invalid> {
         for (key, name, d) in [
             ("exchange.kraken.timeout", "timeout", self.timeout),
             (
@@ -208,6 +217,12 @@ impl KrakenConfig {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Relations between the timeouts, retry counts, and the floors Kraken's heartbeat and
+    /// rate limit set.
+    fn validate_bounds(&self) -> Result<(), Invalid> {
         if self.request_timeout >= self.timeout {
             return Err(Invalid::new(
                 "exchange.kraken.request_timeout",

@@ -1,23 +1,31 @@
 //! The ingestor: streams Kraken's WebSocket v2 `ticker` channel, falls back to REST polling per
-//! pair, and publishes every price to NATS (architecture.md).
+//! pair, and publishes every price to NATS (docs/architecture.md).
 //!
 //! [`Ingestor::build`] validates the configuration, binds the admin listener and starts the
 //! NATS connection in the background; [`Ingestor::run`] runs every task until the token is
 //! cancelled, then closes the socket, drains NATS and returns.
+//!
+//! Modules, from the top; each imports only from the rows below it:
+//!
+//! | module | what |
+//! |---|---|
+//! | `lib.rs` | builds the parts, spawns the tasks, and stops them in order |
+//! | `sources/` | the tasks that bring prices in: `socket` (the WebSocket session, reconnects) and `poller` (REST for pairs in fallback) |
+//! | `serve/` | what the ingestor answers: `admin` (`/health`, `/ready`, `/metrics`) and `refresh` (refresh and snapshot requests over NATS) |
+//! | `feed/` | the per-pair state machine: which source serves a pair, what is published and re-published; its pure decisions in `feed/pair_state.rs` |
+//! | `kraken/` | Kraken's wire: WebSocket frames and connection, reconnect backoff, the REST client, its rate budget, coalesced fetches |
+//! | `bus/` | NATS: publishing price messages and status events, the JetStream last-value stream, the connection watcher |
+//! | `config`, `metrics` | the configuration sections and every metric |
+//!
+//! `kraken/` and `bus/` know nothing of each other: the feed joins them.
 
-mod admin;
 mod bus;
 mod config;
 mod feed;
-mod fetch;
 pub mod kraken;
-mod limiter;
 mod metrics;
-mod pair_state;
-mod poller;
-mod publisher;
-mod responder;
-mod status;
+mod serve;
+mod sources;
 
 pub use config::{
     Config, EventTrigger, ExchangeSection, FreshnessSection, IngestorSection, KrakenConfig,
@@ -35,9 +43,14 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::bus::{Publisher, StatusSender};
 use crate::feed::{Feed, Timing};
+use crate::kraken::fetch::Fetcher;
+use crate::kraken::limiter::{self, Limiter};
+use crate::kraken::rest::RestClient;
 use crate::metrics::Metrics;
-use crate::publisher::Publisher;
+use crate::serve::admin::{self, AdminState};
+use crate::serve::refresh::Responder;
 
 impl AppConfig for Config {
     fn validate(&self) -> Result<(), Invalid> {
@@ -48,9 +61,6 @@ impl AppConfig for Config {
         &self.logging
     }
 }
-
-/// How often the feed re-publishes, checks grace periods and sends what NATS missed.
-const TICK: Duration = Duration::from_millis(250);
 
 /// A built ingestor, listening but not yet running.
 pub struct Ingestor {
@@ -68,14 +78,10 @@ impl Ingestor {
     /// Validates `config`, binds the admin listener (port 0 picks a free one) and starts
     /// connecting to NATS in the background (it need not be up yet).
     pub async fn build(config: Config) -> anyhow::Result<Ingestor> {
-        kraken::ws::install_tls_provider();
-        config
-            .validate()
-            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
-        let pairs = config
-            .business
-            .pairs()
-            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        // `wss://` needs a process-wide TLS provider when a build links more than one.
+        common::tls::install_default_provider();
+        config.validate()?;
+        let pairs = config.business.pairs()?;
         let subjects =
             Arc::new(Subjects::new(&config.nats.subject_prefix).context("nats.subject_prefix")?);
         let instance: Arc<str> = if config.ingestor.instance_id.trim().is_empty() {
@@ -118,6 +124,27 @@ impl Ingestor {
     /// Runs until `shutdown` is cancelled, then stops reading Kraken, closes the socket,
     /// flushes and drains NATS, all within `server.shutdown_timeout`.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let client = self.nats.client.clone();
+        let budget = self.config.server.shutdown_timeout;
+        let instance = self.instance.clone();
+        // Tasks stop on their own token, so shutdown can sequence them.
+        let tasks = Tasks {
+            tracker: TaskTracker::new(),
+            stop: shutdown.child_token(),
+            // Refreshes in flight at shutdown finish with Kraken's answer; only the tasks'
+            // deadline cuts them short.
+            fetches: CancellationToken::new(),
+        };
+        self.spawn(&tasks)?;
+        tracing::info!(ingestor = %instance, "ingestor running");
+        shutdown.cancelled().await;
+        tasks.stop(&client, budget).await;
+        tracing::info!("ingestor stopped");
+        Ok(())
+    }
+
+    /// Builds the feed, what feeds it and what reads it, and spawns every task.
+    fn spawn(self, tasks: &Tasks) -> anyhow::Result<()> {
         let Ingestor {
             config,
             pairs,
@@ -128,12 +155,7 @@ impl Ingestor {
             subjects,
             metrics,
         } = self;
-        let kraken = config.exchange.kraken.clone();
-        let client = nats.client.clone();
-        let tracker = TaskTracker::new();
-        // Tasks stop on their own token, so shutdown can sequence them.
-        let tasks = shutdown.child_token();
-
+        let (client, token) = (&nats.client, &tasks.stop);
         let publisher = Publisher::new(
             client.clone(),
             subjects.clone(),
@@ -141,132 +163,149 @@ impl Ingestor {
             metrics.clone(),
         );
         let gate = publisher.gate().clone();
-        let (status, status_rx) = status::StatusSender::new(instance.clone(), metrics.clone());
-        let republish_every = config.republish_interval();
+        let (status, status_rx) = StatusSender::new(instance.clone(), metrics.clone());
         let feed = Arc::new(Feed::new(
             pairs,
             publisher,
             status,
             metrics.clone(),
             instance.clone(),
-            Timing {
-                republish_every,
-                grace: kraken.fallback_timeout,
-                stale_after: republish_every.max(kraken.poll_interval * 2) + Duration::from_secs(1),
-            },
+            timing(&config),
         ));
-        let limiter = Arc::new(limiter::Limiter::new(limiter::MIN_SPACING));
-        let rest = Arc::new(
-            kraken::rest::RestClient::new(&kraken, limiter.clone(), metrics.clone())
-                .context("building the HTTP client")?,
-        );
-        // Refreshes in flight at shutdown finish with Kraken's answer; only the tasks'
-        // deadline below cuts them short.
-        let fetches = CancellationToken::new();
-        let fetcher = Arc::new(fetch::Fetcher::new(
-            rest,
-            limiter,
-            tracker.clone(),
-            fetches.clone(),
-        ));
-
-        tracker.spawn(bus::watch(
+        let fetcher = Arc::new(tasks.fetcher(&config.exchange.kraken, &metrics)?);
+        let watch = bus::watch(
             client.clone(),
             nats.events.subscribe(),
             gate.clone(),
             subjects.clone(),
             config.nats.clone(),
             metrics.clone(),
-            tasks.clone(),
-        ));
-        tracker.spawn(status::run(
+            token.clone(),
+        );
+        tasks.tracker.spawn(watch);
+        let status_task = bus::status::run(
             client.clone(),
             subjects.status(),
             gate.clone(),
             status_rx,
-            tasks.clone(),
-        ));
-        tracker.spawn(admin::serve(
-            listener,
-            Arc::new(admin::AdminState {
-                feed: feed.clone(),
-                gate: gate.clone(),
-                metrics: metrics.clone(),
-                instance: instance.clone(),
-            }),
-            tracker.clone(),
-            tasks.clone(),
-        ));
-        tracker.spawn(kraken::ws::run(
-            feed.clone(),
-            kraken.clone(),
-            metrics.clone(),
-            tasks.clone(),
-        ));
-        tracker.spawn(poller::run(
+            token.clone(),
+        );
+        tasks.tracker.spawn(status_task);
+        tasks.spawn_sources(&feed, &fetcher, &config.exchange.kraken, &metrics);
+        let admin = Arc::new(AdminState {
+            feed: feed.clone(),
+            gate,
+            metrics: metrics.clone(),
+            instance: instance.clone(),
+        });
+        let serve_admin = admin::serve(listener, admin, tasks.tracker.clone(), token.clone());
+        tasks.tracker.spawn(serve_admin);
+        let responder = Arc::new(Responder {
+            client: client.clone(),
+            subject: subjects.refresh(),
+            feed,
+            fetcher,
+            metrics,
+            instance,
+            budget: config.nats.request_timeout.mul_f64(0.9),
+        });
+        tasks
+            .tracker
+            .spawn(responder.run(tasks.tracker.clone(), token.clone()));
+        Ok(())
+    }
+}
+
+/// The state machine's timing from the configuration.
+fn timing(config: &Config) -> Timing {
+    let kraken = &config.exchange.kraken;
+    let republish_every = config.republish_interval();
+    Timing {
+        republish_every,
+        grace: kraken.fallback_timeout,
+        stale_after: republish_every.max(kraken.poll_interval * 2) + Duration::from_secs(1),
+    }
+}
+
+/// Every task of a running ingestor, and the tokens that stop them.
+struct Tasks {
+    tracker: TaskTracker,
+    stop: CancellationToken,
+    /// Cuts REST calls short (only when the tasks miss their deadline).
+    fetches: CancellationToken,
+}
+
+impl Tasks {
+    /// The REST client behind every price fetch, with the process-wide request budget; its
+    /// calls run as tasks here.
+    fn fetcher(&self, kraken: &KrakenConfig, metrics: &Metrics) -> anyhow::Result<Fetcher> {
+        let limiter = Arc::new(Limiter::new(limiter::MIN_SPACING));
+        let rest = RestClient::new(kraken, limiter.clone(), metrics.clone())
+            .context("building the HTTP client")?;
+        Ok(Fetcher::new(
+            Arc::new(rest),
+            limiter,
+            self.tracker.clone(),
+            self.fetches.clone(),
+        ))
+    }
+
+    /// The socket, REST polling, and the feed's own clock.
+    fn spawn_sources(
+        &self,
+        feed: &Arc<Feed>,
+        fetcher: &Arc<Fetcher>,
+        kraken: &KrakenConfig,
+        metrics: &Metrics,
+    ) {
+        let token = &self.stop;
+        let socket =
+            sources::socket::run(feed.clone(), kraken.clone(), metrics.clone(), token.clone());
+        self.tracker.spawn(socket);
+        let poller = sources::poller::run(
             feed.clone(),
             fetcher.clone(),
             kraken.poll_interval,
-            tasks.clone(),
-        ));
-        tracker.spawn({
-            let (feed, token) = (feed.clone(), tasks.clone());
-            async move {
-                let mut tick = tokio::time::interval(TICK);
-                loop {
-                    tokio::select! {
-                        _ = tick.tick() => feed.tick().await,
-                        () = token.cancelled() => return,
-                    }
-                }
-            }
-        });
-        let responder = Arc::new(responder::Responder {
-            client: client.clone(),
-            subject: subjects.refresh(),
-            feed: feed.clone(),
-            fetcher,
-            metrics: metrics.clone(),
-            instance: instance.clone(),
-            budget: config.nats.request_timeout.mul_f64(0.9),
-        });
-        tracker.spawn(responder.run(tracker.clone(), tasks.clone()));
-        tracing::info!(ingestor = %instance, "ingestor running");
+            token.clone(),
+        );
+        self.tracker.spawn(poller);
+        self.tracker
+            .spawn(feed::tick_until(feed.clone(), token.clone()));
+    }
 
-        shutdown.cancelled().await;
-        let deadline = tokio::time::Instant::now() + config.server.shutdown_timeout;
+    /// Stops the tasks within 60 % of `budget` (the socket is closed cleanly), then flushes and
+    /// drains NATS within what is left.
+    async fn stop(self, client: &async_nats::Client, budget: Duration) {
+        let deadline = tokio::time::Instant::now() + budget;
         tracing::info!("stopping: closing the socket and draining NATS");
-        tasks.cancel();
-        tracker.close();
+        self.stop.cancel();
+        self.tracker.close();
         // Leave a share of the budget for NATS.
-        let tasks_deadline =
-            tokio::time::Instant::now() + config.server.shutdown_timeout.mul_f64(0.6);
-        if tokio::time::timeout_at(tasks_deadline, tracker.wait())
+        let tasks_deadline = tokio::time::Instant::now() + budget.mul_f64(0.6);
+        if tokio::time::timeout_at(tasks_deadline, self.tracker.wait())
             .await
             .is_err()
         {
             tracing::warn!("some tasks did not stop in time");
-            fetches.cancel();
+            self.fetches.cancel();
         }
         // With NATS down there is nothing to flush, and draining would only wait out the
         // whole budget for a server that is not there.
-        if client.connection_state() == async_nats::connection::State::Connected {
-            match tokio::time::timeout_at(deadline, client.flush()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "nats flush failed"),
-                Err(_) => tracing::warn!("nats flush timed out"),
-            }
-            if tokio::time::timeout_at(deadline, client.drain())
-                .await
-                .is_err()
-            {
-                tracing::warn!("nats drain timed out");
-            }
-        } else {
+        if client.connection_state() != async_nats::connection::State::Connected {
             tracing::warn!("nats unavailable at shutdown: held prices are dropped");
+            return;
         }
-        tracing::info!("ingestor stopped");
-        Ok(())
+        match tokio::time::timeout_at(deadline, client.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "nats flush failed"),
+            Err(_) => tracing::warn!("nats flush timed out"),
+        }
+        if tokio::time::timeout_at(deadline, client.drain())
+            .await
+            .is_err()
+        {
+            tracing::warn!("nats drain timed out");
+        }
     }
 }
 

@@ -2,18 +2,14 @@
 //! process do not share counters). Per-pair counters of the hot path are resolved once, so
 //! counting a price is one atomic add, not a label lookup.
 
+use common::metrics::Registrar;
 use common::{Pair, Source};
-use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
-};
+use prometheus::{Encoder, Histogram, IntCounter, IntCounterVec, IntGauge, Registry, TextEncoder};
 
 /// Per-pair handles, indexed by [`Pair::index`].
 #[derive(Clone)]
 pub struct PairMetrics {
-    /// Prices received from the socket.
     pub received_ws: IntCounter,
-    /// Prices received from REST.
     pub received_rest: IntCounter,
     /// Messages published, new prices.
     pub published_update: IntCounter,
@@ -27,7 +23,6 @@ pub struct PairMetrics {
     pub available: IntGauge,
     /// Seconds since the price was last confirmed (set at scrape time).
     pub price_age: prometheus::Gauge,
-    /// Subscription rejections by Kraken.
     pub rejected: IntCounter,
 }
 
@@ -38,21 +33,16 @@ pub struct Metrics {
     pairs: Vec<Option<PairMetrics>>,
     /// 1 while the WebSocket is open and subscribed.
     pub ws_connected: IntGauge,
-    /// Connection attempts, by result.
     pub ws_connects: IntCounterVec,
     /// Connections lost or abandoned (stall), by reason.
     pub ws_disconnects: IntCounterVec,
-    /// Frames received, by kind.
     pub ws_frames: IntCounterVec,
     /// Frames by kind, resolved for the hot path: ticker, heartbeat, other.
     pub frames_ticker: IntCounter,
-    /// Heartbeat frames.
     pub frames_heartbeat: IntCounter,
     /// Frames that are not JSON or not the expected shape.
     pub frames_invalid: IntCounter,
-    /// REST requests, by outcome.
     pub rest_requests: IntCounterVec,
-    /// REST request latency.
     pub rest_duration: Histogram,
     /// Publish failures (NATS refused or was too slow).
     pub publish_errors: IntCounter,
@@ -64,66 +54,48 @@ pub struct Metrics {
     pub held_prices: IntGauge,
     /// Refresh requests answered, by result.
     pub refresh_requests: IntCounterVec,
-    /// Status events, by kind.
     pub status_events: IntCounterVec,
 }
 
-impl Metrics {
-    /// Registers every metric for the configured pairs.
-    pub fn new(pairs: &[Pair]) -> prometheus::Result<Metrics> {
-        let registry = Registry::new();
-        let r = &registry;
-        let ws_frames = counter_vec(
-            r,
-            "ingestor_ws_frames_total",
-            "WebSocket frames received",
-            &["kind"],
-        )?;
-        let received = counter_vec(
-            r,
+impl PairMetrics {
+    /// Registers the per-pair families and resolves the series of each of `pairs`, indexed by
+    /// [`Pair::index`] (`None` for a pair not configured).
+    fn register(r: Registrar<'_>, pairs: &[Pair]) -> prometheus::Result<Vec<Option<PairMetrics>>> {
+        let received = r.counter_vec(
             "ingestor_prices_received_total",
             "Prices received from Kraken",
             &["pair", "source"],
         )?;
-        let published = counter_vec(
-            r,
+        let published = r.counter_vec(
             "ingestor_prices_published_total",
             "Price messages published on NATS (update: a new price; republish: a confirmation)",
             &["pair", "kind"],
         )?;
-        let dropped = counter_vec(
-            r,
+        let dropped = r.counter_vec(
             "ingestor_prices_dropped_total",
             "Prices not published because a newer one was already current",
             &["pair", "reason"],
         )?;
-        let fallback = gauge_vec(
-            r,
+        let fallback = r.gauge_vec(
             "ingestor_fallback_active",
             "1 while the pair is polled over REST instead of streamed",
             &["pair"],
         )?;
-        let available = gauge_vec(
-            r,
+        let available = r.gauge_vec(
             "ingestor_pair_available",
             "1 while a source confirms the pair's price (it is re-published)",
             &["pair"],
         )?;
-        let age = prometheus::GaugeVec::new(
-            Opts::new(
-                "ingestor_price_age_seconds",
-                "Seconds since the pair's price was last confirmed by a source",
-            ),
+        let age = r.float_gauge_vec(
+            "ingestor_price_age_seconds",
+            "Seconds since the pair's price was last confirmed by a source",
             &["pair"],
         )?;
-        r.register(Box::new(age.clone()))?;
-        let rejected = counter_vec(
-            r,
+        let rejected = r.counter_vec(
             "ingestor_subscription_rejections_total",
             "Ticker subscriptions Kraken rejected",
             &["pair"],
         )?;
-
         let mut per_pair = vec![None; Pair::all().len()];
         for &pair in pairs {
             let p = pair.as_str();
@@ -139,21 +111,32 @@ impl Metrics {
                 rejected: rejected.with_label_values(&[p]),
             });
         }
+        Ok(per_pair)
+    }
+}
+
+impl Metrics {
+    /// Registers every metric, with per-pair series for `pairs`, in a new registry.
+    pub fn new(pairs: &[Pair]) -> prometheus::Result<Metrics> {
+        let registry = Registry::new();
+        let r = Registrar(&registry);
+        let ws_frames = r.counter_vec(
+            "ingestor_ws_frames_total",
+            "WebSocket frames received",
+            &["kind"],
+        )?;
         Ok(Metrics {
-            pairs: per_pair,
-            ws_connected: gauge(
-                r,
+            pairs: PairMetrics::register(r, pairs)?,
+            ws_connected: r.gauge(
                 "ingestor_ws_connected",
                 "1 while the Kraken WebSocket is open",
             )?,
-            ws_connects: counter_vec(
-                r,
+            ws_connects: r.counter_vec(
                 "ingestor_ws_connect_attempts_total",
                 "WebSocket connection attempts",
                 &["result"],
             )?,
-            ws_disconnects: counter_vec(
-                r,
+            ws_disconnects: r.counter_vec(
                 "ingestor_ws_disconnects_total",
                 "WebSocket connections lost or abandoned",
                 &["reason"],
@@ -162,51 +145,38 @@ impl Metrics {
             frames_heartbeat: ws_frames.with_label_values(&["heartbeat"]),
             frames_invalid: ws_frames.with_label_values(&["invalid"]),
             ws_frames,
-            rest_requests: counter_vec(
-                r,
+            rest_requests: r.counter_vec(
                 "ingestor_rest_requests_total",
                 "Kraken REST requests, by outcome",
                 &["outcome"],
             )?,
-            rest_duration: {
-                let h = Histogram::with_opts(
-                    HistogramOpts::new(
-                        "ingestor_rest_request_duration_seconds",
-                        "Kraken REST request latency",
-                    )
-                    .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
-                )?;
-                r.register(Box::new(h.clone()))?;
-                h
-            },
-            publish_errors: counter(
-                r,
+            rest_duration: r.histogram(
+                "ingestor_rest_request_duration_seconds",
+                "Kraken REST request latency",
+                &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
+            )?,
+            publish_errors: r.counter(
                 "ingestor_publish_errors_total",
                 "Price publishes NATS refused or did not take in time",
             )?,
-            nats_connected: gauge(
-                r,
+            nats_connected: r.gauge(
                 "ingestor_nats_connected",
                 "1 while NATS is connected and accepting publishes",
             )?,
-            jetstream: gauge(
-                r,
+            jetstream: r.gauge(
                 "ingestor_jetstream_enabled",
                 "1 when prices are kept in the JetStream last-value stream",
             )?,
-            held_prices: gauge(
-                r,
+            held_prices: r.gauge(
                 "ingestor_held_prices",
                 "Prices held while NATS is unavailable (at most one per pair)",
             )?,
-            refresh_requests: counter_vec(
-                r,
+            refresh_requests: r.counter_vec(
                 "ingestor_refresh_requests_total",
                 "Refresh and snapshot requests answered",
                 &["kind", "result"],
             )?,
-            status_events: counter_vec(
-                r,
+            status_events: r.counter_vec(
                 "ingestor_status_events_total",
                 "Feed status events",
                 &["event"],
@@ -223,7 +193,7 @@ impl Metrics {
             .unwrap_or_else(|| &DETACHED)
     }
 
-    /// Prometheus text exposition.
+    /// The registry in Prometheus text format (`/metrics`).
     pub fn render(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 * 1024);
         // Encoding into a Vec only fails on invalid metric names, which are constants here.
@@ -243,40 +213,6 @@ static DETACHED: std::sync::LazyLock<PairMetrics> = std::sync::LazyLock::new(|| 
     price_age: prometheus::Gauge::new("detached", "-").expect("valid"),
     rejected: IntCounter::new("detached", "-").expect("valid"),
 });
-
-fn counter(r: &Registry, name: &str, help: &str) -> prometheus::Result<IntCounter> {
-    let c = IntCounter::new(name, help)?;
-    r.register(Box::new(c.clone()))?;
-    Ok(c)
-}
-
-fn gauge(r: &Registry, name: &str, help: &str) -> prometheus::Result<IntGauge> {
-    let g = IntGauge::new(name, help)?;
-    r.register(Box::new(g.clone()))?;
-    Ok(g)
-}
-
-fn counter_vec(
-    r: &Registry,
-    name: &str,
-    help: &str,
-    labels: &[&str],
-) -> prometheus::Result<IntCounterVec> {
-    let c = IntCounterVec::new(Opts::new(name, help), labels)?;
-    r.register(Box::new(c.clone()))?;
-    Ok(c)
-}
-
-fn gauge_vec(
-    r: &Registry,
-    name: &str,
-    help: &str,
-    labels: &[&str],
-) -> prometheus::Result<IntGaugeVec> {
-    let g = IntGaugeVec::new(Opts::new(name, help), labels)?;
-    r.register(Box::new(g.clone()))?;
-    Ok(g)
-}
 
 #[cfg(test)]
 mod tests {

@@ -2,12 +2,10 @@
 //! the ingestor does.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::message::SCHEMA_VERSION;
-use common::{Encoding, Pair, Price, PriceMessage, Source, Subjects};
-use jiff::Timestamp;
+pub use common::test_support::price_message;
+use common::{Encoding, PriceMessage, Subjects};
 use query_api::{AccessLogLevel, CacheBackend, Config, QueryApi};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -168,22 +166,6 @@ async fn read(res: reqwest::Response) -> Reply {
     let status = res.status().as_u16();
     let body = res.text().await.unwrap_or_default();
     Reply { status, body }
-}
-
-/// A price message of `pair` at `price`, published `age` ago, as the ingestor makes them.
-pub fn price_message(pair: &str, price: &str, age: Duration) -> PriceMessage {
-    let published = Timestamp::now() - age;
-    PriceMessage {
-        v: SCHEMA_VERSION,
-        pair: Pair::parse(pair).expect("known pair"),
-        price: Price::parse(price).expect("valid price"),
-        source: Source::Ws,
-        exchange_time: Some(published - Duration::from_millis(3)),
-        received_at: published - Duration::from_millis(1),
-        published_at: published,
-        seq: 1,
-        ingestor: Arc::from("it-publisher"),
-    }
 }
 
 /// Publishes price messages on a prefix's subjects, with the `Content-Type` header.

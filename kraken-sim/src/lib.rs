@@ -11,6 +11,17 @@
 //! sim.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! Modules, from the top; each imports only from the rows below it:
+//!
+//! | module | what |
+//! |---|---|
+//! | `lib.rs` | [`Simulator`]: binds the port, starts the server and the trade engine, stops them |
+//! | `serve/` | the one HTTP/1.1 listener (`serve/mod.rs` accepts and routes): `rest` (`/0/public/*`), `control` (`/control/*` over [`Control`]), `ws/` (the `/v2` upgrade, one task per socket, client requests) and `response` |
+//! | `exchange/` | the running exchange: `state` (what every task shares: markets, fault switches, counters, the ticker broadcast), `engine` (trades at the configured rate), [`Control`] |
+//! | `wire/` | Kraken's text, byte for byte: WS v2 frames and timestamp formats |
+//! | `market/` | one market's simulated state and seeded price walk, per-market precision and reference levels |
+//! | `config`, `faults`, `stats`, [`decimal`] | settings, fault kinds, counters, exact decimals |
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,27 +30,19 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-mod clock;
+use crate::exchange::state::Shared;
+
 mod config;
-mod control;
-mod control_http;
 pub mod decimal;
-mod engine;
+mod exchange;
 mod faults;
 mod market;
-mod profile;
-mod request;
-mod rest;
-mod rng;
-mod server;
-mod socket;
-mod state;
+mod serve;
 mod stats;
-mod upgrade;
 mod wire;
 
 pub use config::{Rate, SimConfig};
-pub use control::{Control, ControlError, TradeReport};
+pub use exchange::{Control, ControlError, TradeReport};
 pub use faults::{RestFault, RestLimit, SystemStatus};
 pub use stats::{Endpoint, Stats};
 
@@ -53,7 +56,7 @@ pub struct Simulator {
     addr: SocketAddr,
     control: Control,
     token: CancellationToken,
-    shared: Arc<state::Shared>,
+    shared: Arc<Shared>,
 }
 
 impl Simulator {
@@ -62,9 +65,9 @@ impl Simulator {
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
         let token = CancellationToken::new();
-        let shared = Arc::new(state::Shared::new(config, token.clone()));
-        shared.tracker.spawn(server::run(listener, shared.clone()));
-        shared.tracker.spawn(engine::run(shared.clone()));
+        let shared = Arc::new(Shared::new(config, token.clone()));
+        shared.tracker.spawn(serve::run(listener, shared.clone()));
+        shared.tracker.spawn(exchange::engine::run(shared.clone()));
         tracing::info!(%addr, pairs = shared.config.pairs.len(), "kraken simulator listening");
         Ok(Simulator {
             addr,

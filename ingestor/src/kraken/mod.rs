@@ -1,7 +1,20 @@
-//! Kraken's public market data: WebSocket v2 frames and connection, REST `Ticker`.
+//! Kraken's public market data, knowing nothing of NATS or of what the prices are for:
+//!
+//! - [`frame`]: WebSocket v2 frames, parsed without losing a digit; the subscribe and ping
+//!   requests.
+//! - `socket`: one WebSocket connection (connect, send, close).
+//! - `backoff`: when to reconnect, within Cloudflare's connection budget.
+//! - [`rest_body`]: REST `Ticker` answers.
+//! - `rest`: the REST client (retries, unknown-pair isolation).
+//! - `limiter`: the process-wide REST budget every request takes a slot from.
+//! - `fetch`: polls and refreshes asking for the same pairs share one call.
+//!
+//! `frame` and `rest_body` are public for the fuzz targets.
 
-pub mod backoff;
+pub(crate) mod backoff;
+pub(crate) mod fetch;
 pub mod frame;
-pub mod rest;
+pub(crate) mod limiter;
+pub(crate) mod rest;
 pub mod rest_body;
-pub mod ws;
+pub(crate) mod socket;

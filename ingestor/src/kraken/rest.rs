@@ -10,9 +10,9 @@ use common::message::Price;
 use jiff::Timestamp;
 use tokio::time::Instant;
 
-use super::rest_body::{KrakenErrorKind, parse_ticker};
+use super::limiter::Limiter;
+use super::rest_body::{KrakenErrorKind, TickerBody, parse_ticker};
 use crate::config::KrakenConfig;
-use crate::limiter::Limiter;
 use crate::metrics::Metrics;
 
 /// A pair Kraken does not know is asked about again, alone, after this long.
@@ -103,11 +103,6 @@ impl RestClient {
         })
     }
 
-    /// The whole-call budget (`exchange.kraken.timeout`).
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
     /// Fetches `pairs`: one request for all of them, plus the work of finding a pair Kraken
     /// does not know (one such pair fails a whole request). With `first_slot_taken` the caller
     /// already holds a limiter slot for the first request. Every requested pair has an entry
@@ -196,63 +191,16 @@ impl RestClient {
             if budget.is_zero() {
                 break;
             }
-            let sent_at = Timestamp::now();
-            let started = Instant::now();
-            let answer =
-                tokio::time::timeout(self.request_timeout.min(budget), self.get(&url)).await;
-            self.metrics
-                .rest_duration
-                .observe(started.elapsed().as_secs_f64());
-            let (outcome, retry) = match answer {
-                Err(_) => {
-                    last_error = "request timed out".into();
-                    ("timeout", Retry::Soon)
+            let (outcome, retry) = match self.attempt(&url, pairs, budget).await {
+                Attempt::Final(result) => return result,
+                Attempt::Again {
+                    outcome,
+                    retry,
+                    error,
+                } => {
+                    last_error = error;
+                    (outcome, retry)
                 }
-                Ok(Err(e)) => {
-                    last_error = format!("request failed: {e}");
-                    ("transport", Retry::Soon)
-                }
-                Ok(Ok((status, _))) if status == 429 || status >= 500 => {
-                    last_error = format!("HTTP {status}");
-                    ("http_error", Retry::Throttled)
-                }
-                Ok(Ok((status, _))) if status != 200 => {
-                    self.count("http_error");
-                    return GroupResult::Failed(FetchError::Unavailable(format!("HTTP {status}")));
-                }
-                Ok(Ok((_, body))) => match parse_ticker(&body, pairs) {
-                    Err(e) => {
-                        last_error = e.to_string();
-                        ("invalid", Retry::Soon)
-                    }
-                    Ok(parsed) => match parsed.error_kind() {
-                        None => {
-                            self.count("ok");
-                            self.limiter.succeeded();
-                            return GroupResult::Done(results(pairs, parsed, sent_at));
-                        }
-                        Some(KrakenErrorKind::UnknownPair) => {
-                            self.count("unknown_pair");
-                            self.limiter.succeeded();
-                            return GroupResult::UnknownPair;
-                        }
-                        Some(KrakenErrorKind::Other) => {
-                            self.count("kraken_error");
-                            return GroupResult::Failed(FetchError::Refused(
-                                parsed.errors.join(", "),
-                            ));
-                        }
-                        Some(kind) => {
-                            last_error = parsed.errors.join(", ");
-                            let outcome = if kind == KrakenErrorKind::Throttled {
-                                "throttled"
-                            } else {
-                                "unavailable"
-                            };
-                            (outcome, Retry::Throttled)
-                        }
-                    },
-                },
             };
             self.count(outcome);
             tracing::debug!(attempt, error = %last_error, "kraken rest attempt failed");
@@ -278,6 +226,61 @@ impl RestClient {
         GroupResult::Failed(FetchError::Unavailable(last_error))
     }
 
+    /// One request of a group, timed, and what its answer means.
+    async fn attempt(&self, url: &str, pairs: &[Pair], budget: Duration) -> Attempt {
+        let sent_at = Timestamp::now();
+        let started = Instant::now();
+        let answer = tokio::time::timeout(self.request_timeout.min(budget), self.get(url)).await;
+        self.metrics
+            .rest_duration
+            .observe(started.elapsed().as_secs_f64());
+        match answer {
+            Err(_) => Attempt::again("timeout", Retry::Soon, "request timed out".into()),
+            Ok(Err(e)) => Attempt::again("transport", Retry::Soon, format!("request failed: {e}")),
+            Ok(Ok((status, _))) if status == 429 || status >= 500 => {
+                Attempt::again("http_error", Retry::Throttled, format!("HTTP {status}"))
+            }
+            Ok(Ok((status, _))) if status != 200 => {
+                self.count("http_error");
+                let error = FetchError::Unavailable(format!("HTTP {status}"));
+                Attempt::Final(GroupResult::Failed(error))
+            }
+            Ok(Ok((_, body))) => self.judge(&body, pairs, sent_at),
+        }
+    }
+
+    /// What an HTTP 200 body says: prices, or one of Kraken's errors (inside the body).
+    fn judge(&self, body: &[u8], pairs: &[Pair], sent_at: Timestamp) -> Attempt {
+        let parsed = match parse_ticker(body, pairs) {
+            Ok(parsed) => parsed,
+            Err(e) => return Attempt::again("invalid", Retry::Soon, e.to_string()),
+        };
+        let kind = match parsed.error_kind() {
+            None => {
+                self.count("ok");
+                self.limiter.succeeded();
+                return Attempt::Final(GroupResult::Done(results(pairs, parsed, sent_at)));
+            }
+            Some(KrakenErrorKind::UnknownPair) => {
+                self.count("unknown_pair");
+                self.limiter.succeeded();
+                return Attempt::Final(GroupResult::UnknownPair);
+            }
+            Some(KrakenErrorKind::Other) => {
+                self.count("kraken_error");
+                let error = FetchError::Refused(parsed.errors.join(", "));
+                return Attempt::Final(GroupResult::Failed(error));
+            }
+            Some(kind) => kind,
+        };
+        let outcome = if kind == KrakenErrorKind::Throttled {
+            "throttled"
+        } else {
+            "unavailable"
+        };
+        Attempt::again(outcome, Retry::Throttled, parsed.errors.join(", "))
+    }
+
     async fn get(&self, url: &str) -> reqwest::Result<(u16, bytes::Bytes)> {
         let response = self.http.get(url).send().await?;
         let status = response.status().as_u16();
@@ -292,6 +295,28 @@ impl RestClient {
     }
 }
 
+/// What one attempt of a group request came to.
+enum Attempt {
+    /// The group's result: no further attempt.
+    Final(GroupResult),
+    /// Worth another attempt: counted under `outcome`, retried as `retry` says.
+    Again {
+        outcome: &'static str,
+        retry: Retry,
+        error: String,
+    },
+}
+
+impl Attempt {
+    fn again(outcome: &'static str, retry: Retry, error: String) -> Attempt {
+        Attempt::Again {
+            outcome,
+            retry,
+            error,
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Retry {
     /// Transport trouble: retry this call after a short jittered pause.
@@ -302,7 +327,7 @@ enum Retry {
 
 fn results(
     pairs: &[Pair],
-    parsed: super::rest_body::TickerBody,
+    parsed: TickerBody,
     sent_at: Timestamp,
 ) -> Vec<(Pair, Result<Fetched, FetchError>)> {
     let mut out: Vec<_> = parsed

@@ -187,5 +187,5 @@ pub fn is_rfc3339_micros(text: &str) -> bool {
 
 /// `[-]digits[.digits]`, what a Kraken decimal literal looks like.
 pub fn is_decimal_literal(text: &str) -> bool {
-    kraken_sim::decimal::Decimal::parse(text).is_ok()
+    kraken_sim::decimal::parse(text).is_ok()
 }

@@ -17,6 +17,21 @@ async fn post(sim: &kraken_sim::Simulator, path: &str) -> (u16, Value) {
     (status, res.json().await.expect("json body"))
 }
 
+/// Posts `path` and expects 200.
+async fn ok(sim: &kraken_sim::Simulator, path: &str) {
+    let (status, body) = post(sim, path).await;
+    assert_eq!(status, 200, "{path}: {body}");
+}
+
+async fn get_json(sim: &kraken_sim::Simulator, path: &str) -> Value {
+    reqwest::get(format!("{}{path}", sim.rest_url()))
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json")
+}
+
 #[tokio::test]
 async fn control_routes_drive_the_simulator() {
     let sim = start(manual(&["BTC/USD", "ETH/USD"])).await;
@@ -33,68 +48,37 @@ async fn control_routes_drive_the_simulator() {
     assert_eq!(report["written_to"], 1);
     assert_eq!(ticker_fields(&client.next_data().await)["last"], "61000.50");
 
-    assert_eq!(
-        post(&sim, "/control/price?pair=ETH/USD&price=3100.25")
-            .await
-            .0,
-        200
-    );
-    assert_eq!(post(&sim, "/control/quiet?pair=ETH/USD").await.0, 200);
-    assert_eq!(
-        post(&sim, "/control/reject?pair=ETH/USD&on=false").await.0,
-        200
-    );
-    assert_eq!(post(&sim, "/control/rate?interval=250ms").await.0, 200);
+    ok(&sim, "/control/price?pair=ETH/USD&price=3100.25").await;
+    ok(&sim, "/control/quiet?pair=ETH/USD").await;
+    ok(&sim, "/control/reject?pair=ETH/USD&on=false").await;
+    ok(&sim, "/control/rate?interval=250ms").await;
     assert_eq!(
         sim.control().rate(),
         Rate::PerPair(Duration::from_millis(250))
     );
-    assert_eq!(post(&sim, "/control/rate?per_second=1000").await.0, 200);
+    ok(&sim, "/control/rate?per_second=1000").await;
     assert_eq!(sim.control().rate(), Rate::Total(1000));
-    assert_eq!(post(&sim, "/control/rate?manual").await.0, 200);
+    ok(&sim, "/control/rate?manual").await;
     assert_eq!(sim.control().rate(), Rate::Manual);
 
-    assert_eq!(
-        post(&sim, "/control/rest-fault?kind=http&status=503")
-            .await
-            .0,
-        200
-    );
+    ok(&sim, "/control/rest-fault?kind=http&status=503").await;
     let edge = reqwest::get(format!("{}/0/public/Time", sim.rest_url()))
         .await
         .expect("request");
     assert_eq!(edge.status().as_u16(), 503);
-    assert_eq!(
-        post(&sim, "/control/rest-fault?kind=too-many-requests")
-            .await
-            .0,
-        200
-    );
-    let body: Value = reqwest::get(format!("{}/0/public/Time", sim.rest_url()))
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
+    ok(&sim, "/control/rest-fault?kind=too-many-requests").await;
+    let body: Value = get_json(&sim, "/0/public/Time").await;
     assert_eq!(body["error"][0], "EGeneral:Too many requests");
-    assert_eq!(
-        post(&sim, "/control/rest-limit?burst=5&refill=2s").await.0,
-        200
-    );
-    assert_eq!(
-        post(&sim, "/control/subscribe-error?error=Exceeded%20msg%20rate")
-            .await
-            .0,
-        200
-    );
-    assert_eq!(post(&sim, "/control/refuse?status=429").await.0, 200);
+    ok(&sim, "/control/rest-limit?burst=5&refill=2s").await;
+    ok(&sim, "/control/subscribe-error?error=Exceeded%20msg%20rate").await;
+    ok(&sim, "/control/refuse?status=429").await;
     assert!(
         tokio_tungstenite::connect_async(sim.ws_url())
             .await
             .is_err()
     );
 
-    assert_eq!(post(&sim, "/control/reset").await.0, 200);
+    ok(&sim, "/control/reset").await;
     assert_eq!(sim.control().system_status(), SystemStatus::Online);
     // Updates from the rate changes above may still be queued before the status.
     assert_eq!(
@@ -103,26 +87,18 @@ async fn control_routes_drive_the_simulator() {
     );
     let _fresh = Client::subscribed(&sim, &["ETH/USD"]).await;
 
-    assert_eq!(
-        post(&sim, "/control/close?code=1001&reason=bye").await.0,
-        200
-    );
+    ok(&sim, "/control/close?code=1001&reason=bye").await;
     let frame = client
         .next_close()
         .await
         .expect("a close frame with a code");
     assert_eq!(u16::from(frame.code), 1001);
     assert_eq!(frame.reason.as_str(), "bye");
-    assert_eq!(post(&sim, "/control/drop").await.0, 200);
-    assert_eq!(post(&sim, "/control/stall?scope=open").await.0, 200);
-    assert_eq!(post(&sim, "/control/unstall").await.0, 200);
+    ok(&sim, "/control/drop").await;
+    ok(&sim, "/control/stall?scope=open").await;
+    ok(&sim, "/control/unstall").await;
 
-    let stats: Value = reqwest::get(format!("{}/control/stats", sim.rest_url()))
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
+    let stats: Value = get_json(&sim, "/control/stats").await;
     assert!(
         stats["ws_connections_opened"].as_u64() >= Some(2),
         "{stats}"

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use kraken_sim::decimal::Decimal;
+use kraken_sim::decimal::{self, Decimal};
 use kraken_sim::{Rate, SimConfig};
 
 use crate::client::{Client, is_decimal_literal, is_rfc3339_micros, manual, start, ticker_fields};
@@ -66,15 +66,15 @@ async fn every_ticker_number_is_valid_decimal_text() {
                 _ => assert!(is_decimal_literal(raw), "{name}: {raw} in {text}"),
             }
         }
-        let num = |k: &str| Decimal::parse(&fields[k]).expect(k);
+        let num = |k: &str| decimal::parse(&fields[k]).expect(k);
         for k in [
             "bid", "ask", "last", "low", "high", "vwap", "bid_qty", "ask_qty", "volume",
         ] {
-            assert!(num(k).is_positive(), "{k} in {text}");
+            assert!(num(k) > Decimal::ZERO, "{k} in {text}");
         }
-        assert!(num("bid").cmp_value(num("ask")).is_le(), "{text}");
-        assert!(num("low").cmp_value(num("last")).is_le(), "{text}");
-        assert!(num("high").cmp_value(num("last")).is_ge(), "{text}");
+        assert!(num("bid") <= num("ask"), "{text}");
+        assert!(num("low") <= num("last"), "{text}");
+        assert!(num("high") >= num("last"), "{text}");
         assert_eq!(
             num("bid_qty").scale(),
             8,
@@ -96,7 +96,7 @@ async fn magnitudes_and_precision_are_realistic_per_pair() {
     let mut client = Client::subscribed(&sim, &["BTC/USD", "ETH/USD", "DOGE/USD"]).await;
     for _ in 0..300 {
         let fields = ticker_fields(&client.next_data().await);
-        let last = Decimal::parse(&fields["last"]).expect("last");
+        let last = decimal::parse(&fields["last"]).expect("last");
         let (scale, low, high) = match fields["symbol"].as_str() {
             "\"BTC/USD\"" => (1, Decimal::new(30_000, 0), Decimal::new(120_000, 0)),
             "\"ETH/USD\"" => (2, Decimal::new(1_500, 0), Decimal::new(6_000, 0)),
@@ -108,10 +108,6 @@ async fn magnitudes_and_precision_are_realistic_per_pair() {
             "{} has at most {scale} decimals",
             fields["last"]
         );
-        assert!(
-            last.cmp_value(low).is_gt() && last.cmp_value(high).is_lt(),
-            "{}",
-            fields["last"]
-        );
+        assert!(last > low && last < high, "{}", fields["last"]);
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use kraken_sim::decimal::Decimal;
+use kraken_sim::decimal;
 use kraken_sim::{Endpoint, RestFault, RestLimit};
 use serde_json::Value;
 
@@ -80,9 +80,9 @@ async fn ticker_last_is_the_price_the_ws_side_reports() {
     let body = get_json(&sim, "/0/public/Ticker?pair=XXBTZUSD").await;
     let c0 = body["result"]["XXBTZUSD"]["c"][0].as_str().expect("c0");
     assert_eq!(c0, "64123.40000");
-    let ws = Decimal::parse(&report.price).expect("ws price");
-    let rest = Decimal::parse(c0).expect("rest price");
-    assert_eq!(ws.cmp_value(rest), std::cmp::Ordering::Equal);
+    let ws = decimal::parse(&report.price).expect("ws price");
+    let rest = decimal::parse(c0).expect("rest price");
+    assert_eq!(ws.cmp(&rest), std::cmp::Ordering::Equal);
     assert_eq!(
         sim.control().last_price("BTC/USD").as_deref(),
         Some("64123.4")

@@ -1,0 +1,87 @@
+//! Kraken's timestamp formats: RFC 3339 with microseconds (`2022-12-25T09:30:59.123456Z`)
+//! for WS `time_in`/`time_out`/`timestamp`, whole seconds for REST `SystemStatus`, and the
+//! two-digit-year RFC 1123 form of REST `Time`.
+//!
+//! Ticker messages are stamped at up to 100 000 per second: each thread keeps a
+//! [`MicrosWriter`], which formats the date and time once per second.
+
+use std::cell::RefCell;
+
+use common::rfc3339::MicrosWriter;
+use jiff::Timestamp;
+
+/// A point in time with the formatters the wire needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Stamp(Timestamp);
+
+thread_local! {
+    static MICROS: RefCell<MicrosWriter> = RefCell::new(MicrosWriter::default());
+}
+
+impl Stamp {
+    /// The current time.
+    pub fn now() -> Stamp {
+        Stamp(Timestamp::now())
+    }
+
+    /// Seconds since the Unix epoch.
+    pub fn unix_seconds(self) -> i64 {
+        self.0.as_second()
+    }
+
+    /// Appends `2022-12-25T09:30:59.123456Z`.
+    pub fn write_micros(self, out: &mut Vec<u8>) {
+        MICROS.with(|writer| writer.borrow_mut().write(out, self.0));
+    }
+
+    /// `2022-12-25T09:30:59.123456Z` as a string.
+    pub fn micros(self) -> String {
+        let mut out = Vec::with_capacity(27);
+        self.write_micros(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// `2023-07-06T18:52:00Z` (REST `SystemStatus`).
+    pub fn seconds(self) -> String {
+        self.0.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    }
+
+    /// `Thu, 06 Jul 23 18:50:48 +0000` (REST `Time`; Kraken uses a two-digit year).
+    pub fn rfc1123(self) -> String {
+        self.0.strftime("%a, %d %b %y %H:%M:%S +0000").to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Stamp {
+        Stamp(text.parse().expect(text))
+    }
+
+    #[test]
+    fn formats_match_the_captured_shapes() {
+        let t = at("2023-07-06T18:50:48.000042Z");
+        assert_eq!(t.micros(), "2023-07-06T18:50:48.000042Z");
+        assert_eq!(t.seconds(), "2023-07-06T18:50:48Z");
+        assert_eq!(t.rfc1123(), "Thu, 06 Jul 23 18:50:48 +0000");
+        assert_eq!(t.unix_seconds(), 1_688_669_448);
+    }
+
+    #[test]
+    fn the_cached_prefix_follows_the_second() {
+        assert_eq!(
+            at("2025-04-27T15:38:26.540456Z").micros(),
+            "2025-04-27T15:38:26.540456Z"
+        );
+        assert_eq!(
+            at("2025-04-27T15:38:27.000001Z").micros(),
+            "2025-04-27T15:38:27.000001Z"
+        );
+        assert_eq!(
+            at("1999-12-31T23:59:59.999999Z").micros(),
+            "1999-12-31T23:59:59.999999Z"
+        );
+    }
+}
