@@ -363,19 +363,33 @@ impl Default for NatsConfig {
 }
 
 impl NatsConfig {
+    /// The servers of `url`, one per comma-separated element, in the form the client connects
+    /// to: validation and connecting both use this, so a list that passes validation is the
+    /// list the client gets (the whole string is never handed over as one URL). Errors show
+    /// the URL with its credentials masked.
+    pub fn servers(&self) -> Result<Vec<async_nats::ServerAddr>, Invalid> {
+        const KEY: &str = "nats.url";
+        if self.url.trim().is_empty() {
+            return Err(Invalid::new(KEY, "nats url cannot be empty"));
+        }
+        self.url
+            .split(',')
+            .map(|one| {
+                let one = one.trim();
+                validate_url(KEY, "nats url", one, &["nats", "tls", "ws", "wss"])?;
+                one.parse::<async_nats::ServerAddr>().map_err(|e| {
+                    Invalid::new(
+                        KEY,
+                        format!("invalid nats url: {}, error: {e}", redact_url(one)),
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// URLs, prefix, timeouts and files are usable.
     pub fn validate(&self) -> Result<(), Invalid> {
-        if self.url.trim().is_empty() {
-            return Err(Invalid::new("nats.url", "nats url cannot be empty"));
-        }
-        for url in self.url.split(',') {
-            validate_url(
-                "nats.url",
-                "nats url",
-                url.trim(),
-                &["nats", "tls", "ws", "wss"],
-            )?;
-        }
+        self.servers()?;
         Subjects::new(&self.subject_prefix)
             .map_err(|e| Invalid::new("nats.subject_prefix", e.to_string()))?;
         for (key, d) in [
