@@ -18,6 +18,7 @@ mod poller;
 mod publisher;
 mod responder;
 mod status;
+mod stream;
 
 pub use config::{
     Config, EventTrigger, ExchangeSection, FreshnessSection, IngestorSection, KrakenConfig,

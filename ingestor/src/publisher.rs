@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use async_nats::jetstream::{self, stream};
+use async_nats::jetstream;
 use async_nats::{Client, HeaderMap};
-use common::config::{NatsConfig, StreamStorage};
+use common::config::NatsConfig;
 use common::{Encoding, PriceMessage, Subjects};
 
 use crate::metrics::Metrics;
@@ -109,7 +109,8 @@ impl Publisher {
     }
 }
 
-/// Makes sure the last-value stream exists (architecture.md, "Last value on the bus").
+/// Makes sure the last-value stream exists (architecture.md, "Last value on the bus") with the
+/// wanted settings where NATS allows changing them ([`crate::stream::reconcile`]).
 /// Returns whether JetStream is in use; a server without JetStream is not an error.
 pub async fn ensure_stream(client: &Client, subjects: &Subjects, config: &NatsConfig) -> bool {
     if !config.jetstream {
@@ -118,30 +119,10 @@ pub async fn ensure_stream(client: &Client, subjects: &Subjects, config: &NatsCo
     // No account probe first: `query_account` cannot parse the answers of older servers
     // (2.9); a server without JetStream fails the stream request with "no responders".
     let js = jetstream::new(client.clone());
-    let wanted = stream::Config {
-        name: subjects.stream_name(),
-        subjects: vec![subjects.prices_all()],
-        max_messages_per_subject: 1,
-        allow_direct: true,
-        discard: stream::DiscardPolicy::Old,
-        storage: match config.stream_storage {
-            StreamStorage::File => stream::StorageType::File,
-            StreamStorage::Memory => stream::StorageType::Memory,
-        },
-        description: Some("Last price of every pair (one message per subject)".into()),
-        ..Default::default()
-    };
-    match js.get_or_create_stream(wanted).await {
-        Ok(mut s) => {
-            if let Ok(info) = s.info().await
-                && info.config.max_messages_per_subject != 1
-            {
-                tracing::warn!(
-                    stream = %info.config.name,
-                    max_messages_per_subject = info.config.max_messages_per_subject,
-                    "the existing price stream keeps more than one message per subject"
-                );
-            }
+    let wanted = crate::stream::wanted(subjects, config);
+    match js.get_or_create_stream(wanted.clone()).await {
+        Ok(s) => {
+            crate::stream::reconcile(&js, s.cached_info().config.clone(), &wanted).await;
             true
         }
         Err(e) => {

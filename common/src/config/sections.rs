@@ -338,6 +338,10 @@ pub struct NatsConfig {
     pub jetstream: bool,
     /// Storage of the last-value stream: `file` or `memory` (`NATS_STREAM_STORAGE`).
     pub stream_storage: StreamStorage,
+    /// Copies of the last-value stream kept by a NATS cluster (`NATS_STREAM_REPLICAS`): 1, 3
+    /// or 5. Odd, so a majority survives losing nodes: 3 keeps the stream through the loss of
+    /// one node, 5 through two. More than 1 needs a clustered server.
+    pub stream_replicas: u32,
 }
 
 impl Default for NatsConfig {
@@ -358,6 +362,7 @@ impl Default for NatsConfig {
             connect_timeout: Duration::from_secs(5),
             jetstream: true,
             stream_storage: StreamStorage::File,
+            stream_replicas: 1,
         }
     }
 }
@@ -390,6 +395,15 @@ impl NatsConfig {
     /// URLs, prefix, timeouts and files are usable.
     pub fn validate(&self) -> Result<(), Invalid> {
         self.servers()?;
+        if !(1..=5).contains(&self.stream_replicas) || self.stream_replicas % 2 == 0 {
+            return Err(Invalid::new(
+                "nats.stream_replicas",
+                format!(
+                    "invalid stream replicas: {}, must be 1, 3 or 5 (odd, so a majority of copies survives a node loss)",
+                    self.stream_replicas
+                ),
+            ));
+        }
         Subjects::new(&self.subject_prefix)
             .map_err(|e| Invalid::new("nats.subject_prefix", e.to_string()))?;
         for (key, d) in [

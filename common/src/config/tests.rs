@@ -479,3 +479,42 @@ fn a_bad_element_of_a_nats_url_list_is_named_with_its_password_masked() {
         assert!(!err.contains("s3cret"), "{err}");
     }
 }
+
+#[test]
+fn stream_replicas_are_one_three_or_five() {
+    for ok in [1, 3, 5] {
+        let nats = NatsConfig {
+            stream_replicas: ok,
+            ..NatsConfig::default()
+        };
+        assert_eq!(nats.validate(), Ok(()), "{ok}");
+    }
+    for bad in [0, 2, 4, 6, 7] {
+        let nats = NatsConfig {
+            stream_replicas: bad,
+            ..NatsConfig::default()
+        };
+        let err = nats.validate().expect_err("even or out of range");
+        assert_eq!(err.key, "nats.stream_replicas");
+        assert_eq!(
+            err.message,
+            format!(
+                "invalid stream replicas: {bad}, must be 1, 3 or 5 (odd, so a majority of copies survives a node loss)"
+            )
+        );
+    }
+}
+
+#[test]
+fn stream_replicas_errors_say_which_variable_set_them() {
+    Jail::expect_with(|jail| {
+        jail.set_env("NATS_STREAM_REPLICAS", "2");
+        let loaded = load::<TestConfig>(None).map_err(jail_err)?;
+        let err = loaded.config.nats.validate().expect_err("even");
+        assert_eq!(
+            loaded.explain(&err).to_string(),
+            "invalid configuration: nats.stream_replicas: invalid stream replicas: 2, must be 1, 3 or 5 (odd, so a majority of copies survives a node loss) (set by environment variable NATS_STREAM_REPLICAS)"
+        );
+        Ok(())
+    });
+}
