@@ -395,7 +395,7 @@ impl NatsConfig {
     /// URLs, prefix, timeouts and files are usable.
     pub fn validate(&self) -> Result<(), Invalid> {
         self.servers()?;
-        if !(1..=5).contains(&self.stream_replicas) || self.stream_replicas % 2 == 0 {
+        if !(1..=5).contains(&self.stream_replicas) || self.stream_replicas.is_multiple_of(2) {
             return Err(Invalid::new(
                 "nats.stream_replicas",
                 format!(
