@@ -118,11 +118,15 @@ pub async fn reconcile(
     wanted: &stream::Config,
 ) -> Vec<Difference> {
     let mut refused = Vec::new();
-    for setting in SETTINGS {
-        let (was, want) = ((setting.show)(&existing), (setting.show)(wanted));
-        if was == want {
+    for difference in differences(&existing, wanted) {
+        let Some(setting) = SETTINGS.iter().find(|s| s.name == difference.setting) else {
             continue;
-        }
+        };
+        let Difference {
+            existing: was,
+            wanted: want,
+            ..
+        } = &difference;
         let mut changed = existing.clone();
         (setting.take)(&mut changed, wanted);
         match js.update_stream(&changed).await {
@@ -132,11 +136,7 @@ pub async fn reconcile(
             }
             Err(e) => {
                 tracing::warn!(stream = %existing.name, setting = setting.name, existing = %was, wanted = %want, reason = %e, "price stream setting kept: NATS refused the change");
-                refused.push(Difference {
-                    setting: setting.name,
-                    existing: was,
-                    wanted: want,
-                });
+                refused.push(difference);
             }
         }
     }
