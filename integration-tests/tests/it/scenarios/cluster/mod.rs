@@ -20,6 +20,8 @@ use super::{Read, WAIT, items};
 
 mod leader_killed;
 mod node_killed;
+mod rolling_restart;
+mod two_ingestors;
 
 /// Pairs of the cluster scenarios.
 pub const PAIRS: &[&str] = &["BTC/USD", "ETH/USD", "LTC/USD"];
