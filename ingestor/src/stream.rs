@@ -131,11 +131,11 @@ pub async fn reconcile(
         (setting.take)(&mut changed, wanted);
         match js.update_stream(&changed).await {
             Ok(info) => {
-                tracing::info!(stream = %existing.name, setting = setting.name, existing = %was, wanted = %want, "price stream setting updated");
+                tracing::info!(stream = %existing.name, setting = %setting.name, existing = %was, wanted = %want, "price stream setting updated");
                 existing = info.config;
             }
             Err(e) => {
-                tracing::warn!(stream = %existing.name, setting = setting.name, existing = %was, wanted = %want, reason = %e, "price stream setting kept: NATS refused the change");
+                tracing::warn!(stream = %existing.name, setting = %setting.name, existing = %was, wanted = %want, reason = %e, "price stream setting kept: NATS refused the change");
                 refused.push(difference);
             }
         }
