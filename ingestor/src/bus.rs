@@ -1,5 +1,11 @@
 //! Following the NATS connection: after every (re)connect, ensure the last-value stream, prove
 //! the connection with a flush, then open the publish [`Gate`]; close it on a disconnect.
+//!
+//! The stream is ensured before the gate opens, so the first prices after a server restart
+//! are captured by a stream created for them. But publishing waits for it only
+//! [`ENSURE_FIRST`]: when JetStream is slow or failing (a cluster electing a leader, a
+//! conflicting stream), prices flow on core NATS at once and the stream is ensured again every
+//! [`ENSURE_RETRY`] until it is.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,16 +15,23 @@ use async_nats::{Client, Event};
 use common::Subjects;
 use common::config::NatsConfig;
 use tokio::sync::broadcast;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
-use crate::publisher::{Gate, ensure_stream};
+use crate::publisher::{Gate, StreamState, ensure_stream};
 
 /// How often the connection state is looked at besides events (an event sent before we
 /// subscribed must not be missed).
 const POLL: Duration = Duration::from_millis(250);
-/// Bound on ensuring the stream and on the proving flush.
+/// Bound on the proving flush.
 const STEP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long publishing waits for the stream after a (re)connect; a healthy server answers in
+/// milliseconds, and prices must flow again within about a second of a node loss.
+const ENSURE_FIRST: Duration = Duration::from_secs(1);
+/// Delay between attempts while JetStream could not ensure the stream; also the bound on a
+/// retry.
+const ENSURE_RETRY: Duration = Duration::from_secs(2);
 
 /// Watches the connection until `shutdown`.
 pub async fn watch(
@@ -30,6 +43,16 @@ pub async fn watch(
     metrics: Metrics,
     shutdown: CancellationToken,
 ) {
+    let ensure = |within: Duration| {
+        let (client, subjects, config) = (client.clone(), subjects.clone(), config.clone());
+        async move {
+            tokio::time::timeout(within, ensure_stream(&client, &subjects, &config))
+                .await
+                .unwrap_or(StreamState::Failed)
+        }
+    };
+    // When the stream is to be ensured again while the gate is open.
+    let mut retry: Option<Instant> = None;
     loop {
         tokio::select! {
             event = events.recv() => {
@@ -43,17 +66,34 @@ pub async fn watch(
             () = tokio::time::sleep(POLL) => {}
             () = shutdown.cancelled() => return,
         }
-        if gate.is_open() || client.connection_state() != State::Connected {
+        if client.connection_state() != State::Connected {
             continue;
         }
-        let js = tokio::time::timeout(STEP_TIMEOUT, ensure_stream(&client, &subjects, &config))
-            .await
-            .unwrap_or(false);
-        metrics.jetstream.set(i64::from(js));
+        if gate.is_open() {
+            if retry.is_some_and(|at| Instant::now() >= at) {
+                let state = ensure(ENSURE_RETRY).await;
+                metrics
+                    .jetstream
+                    .set(i64::from(state == StreamState::Ensured));
+                retry = (state == StreamState::Failed).then(|| Instant::now() + ENSURE_RETRY);
+                if state == StreamState::Ensured {
+                    tracing::info!("price stream ensured");
+                }
+            }
+            continue;
+        }
+        let state = ensure(ENSURE_FIRST).await;
+        metrics
+            .jetstream
+            .set(i64::from(state == StreamState::Ensured));
         if let Ok(Ok(())) = tokio::time::timeout(STEP_TIMEOUT, client.flush()).await {
             gate.set(true);
             metrics.nats_connected.set(1);
-            tracing::info!(jetstream = js, "nats ready: publishing");
+            retry = (state == StreamState::Failed).then(|| Instant::now() + ENSURE_RETRY);
+            tracing::info!(
+                jetstream = state == StreamState::Ensured,
+                "nats ready: publishing"
+            );
         }
     }
 }

@@ -109,12 +109,29 @@ impl Publisher {
     }
 }
 
+/// What [`ensure_stream`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamState {
+    /// The stream exists (created now or before); its settings were reconciled.
+    Ensured,
+    /// No JetStream here (disabled in the configuration, or the server has none): core NATS
+    /// only, and asking again is pointless.
+    NoJetStream,
+    /// JetStream is there but did not do it (a cluster electing a leader, a conflicting
+    /// stream, …): worth asking again later.
+    Failed,
+}
+
 /// Makes sure the last-value stream exists (architecture.md, "Last value on the bus") with the
 /// wanted settings where NATS allows changing them ([`crate::stream::reconcile`]).
-/// Returns whether JetStream is in use; a server without JetStream is not an error.
-pub async fn ensure_stream(client: &Client, subjects: &Subjects, config: &NatsConfig) -> bool {
+/// A server without JetStream is not an error.
+pub async fn ensure_stream(
+    client: &Client,
+    subjects: &Subjects,
+    config: &NatsConfig,
+) -> StreamState {
     if !config.jetstream {
-        return false;
+        return StreamState::NoJetStream;
     }
     // No account probe first: `query_account` cannot parse the answers of older servers
     // (2.9); a server without JetStream fails the stream request with "no responders".
@@ -123,16 +140,17 @@ pub async fn ensure_stream(client: &Client, subjects: &Subjects, config: &NatsCo
     match js.get_or_create_stream(wanted.clone()).await {
         Ok(s) => {
             crate::stream::reconcile(&js, s.cached_info().config.clone(), &wanted).await;
-            true
+            StreamState::Ensured
         }
         Err(e) => {
             let text = e.to_string();
             if text.contains("no responders") {
                 tracing::info!("no JetStream on this server: publishing on core NATS only");
+                StreamState::NoJetStream
             } else {
-                tracing::warn!(error = %text, stream = %subjects.stream_name(), "cannot ensure the price stream: core NATS only");
+                tracing::warn!(error = %text, stream = %subjects.stream_name(), "cannot ensure the price stream yet: publishing on core NATS, trying again");
+                StreamState::Failed
             }
-            false
         }
     }
 }

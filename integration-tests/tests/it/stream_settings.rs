@@ -151,3 +151,73 @@ async fn a_single_copy_stream_gets_three_copies_on_a_cluster_when_configured() {
     .await;
     assert_eq!(copies, 3);
 }
+
+#[tokio::test]
+async fn a_stream_nats_cannot_create_yet_is_created_later_without_a_reconnect() {
+    let nats = TestNats::start().await;
+    let prefix = unique_id();
+    let subjects = Subjects::new(&prefix).expect("prefix");
+    let client = nats.client().await;
+    let js = async_nats::jetstream::new(client.clone());
+    // Another stream on the same subjects: NATS refuses ltp's ("subjects overlap").
+    let other = format!("OTHER_{}", subjects.stream_name());
+    js.create_stream(stream::Config {
+        name: other.clone(),
+        subjects: vec![subjects.prices_all()],
+        storage: StorageType::Memory,
+        ..Default::default()
+    })
+    .await
+    .expect("create the conflicting stream");
+    let sim = start_sim(PAIRS).await;
+    let watcher = integration_tests::ingestor::Watcher::start(&client, &prefix).await;
+    let ingestor =
+        integration_tests::ingestor::start_ingestor(integration_tests::ingestor::test_config(
+            &nats.url,
+            &prefix,
+            &sim.ws_url(),
+            &sim.rest_url(),
+            PAIRS,
+        ))
+        .await;
+    // Prices flow on core NATS meanwhile, and the ingestor says it has no stream.
+    eventually(WAIT, "prices published without the stream", || async {
+        (!watcher.prices().is_empty()).then_some(())
+    })
+    .await;
+    let (_, metrics) = ingestor.admin(reqwest::Method::GET, "/metrics").await;
+    assert!(
+        metrics.contains("ingestor_jetstream_enabled 0"),
+        "{metrics}"
+    );
+    assert!(js.get_stream(subjects.stream_name()).await.is_err());
+
+    js.delete_stream(&other)
+        .await
+        .expect("delete the conflicting stream");
+    let created = std::time::Instant::now();
+    let s = eventually(WAIT, "ltp's stream created by a retry", || async {
+        js.get_stream(subjects.stream_name()).await.ok()
+    })
+    .await;
+    println!(
+        "created {:?} after the conflict was removed",
+        created.elapsed()
+    );
+    for pair in PAIRS {
+        let subject = subjects.price(Pair::parse(pair).expect("pair")).to_string();
+        eventually(
+            WAIT,
+            &format!("{pair}'s last price in the stream"),
+            || async { s.direct_get_last_for_subject(subject.as_str()).await.ok() },
+        )
+        .await;
+    }
+    eventually(WAIT, "ingestor_jetstream_enabled 1", || async {
+        let (_, metrics) = ingestor.admin(reqwest::Method::GET, "/metrics").await;
+        metrics
+            .contains("ingestor_jetstream_enabled 1")
+            .then_some(())
+    })
+    .await;
+}
