@@ -1,6 +1,7 @@
 //! Scenario 12: the leader of the last-value stream (three copies) is killed. The copies on
-//! the two surviving nodes elect a new leader, and a query-api replica started afterwards is
-//! ready with every pair at once, from the stream.
+//! the two surviving nodes elect a new leader, and a query-api replica started afterwards (the
+//! binary, with `NATS_URL` listing all three nodes, the dead one included) is ready with every
+//! pair at once, from the stream.
 //!
 //! The simulator trades only when told to and the TTL is 10 minutes (quiet pairs re-published
 //! every 200 s), so no price message is published between the kill and the new replica's first
@@ -12,11 +13,12 @@ use std::time::{Duration, Instant};
 use common::Subjects;
 use integration_tests::cluster::TestCluster;
 use integration_tests::ingestor::{Watcher, start_ingestor};
-use integration_tests::query_api::start_query_api;
+use integration_tests::process::{Process, query_api_env};
+use integration_tests::query_api::Reply;
 use integration_tests::{eventually, unique_id};
 
 use super::super::{WAIT, figure, items, manual_sim, ms, serves, trade_streamed};
-use super::{ALL, PAIRS, others};
+use super::{ALL, PAIRS, get, others};
 
 #[tokio::test]
 async fn after_the_stream_leader_dies_a_new_replica_is_warm_from_the_surviving_copies() {
@@ -100,14 +102,23 @@ async fn after_the_stream_leader_dies_a_new_replica_is_warm_from_the_surviving_c
     .await;
     let elected = killing.elapsed();
 
-    // A replica given all three URLs (one of them dead) starts now.
+    // A replica (the binary, given all three URLs, one of them dead) starts now.
+    integration_tests::process::binary("query-api");
     let started = Instant::now();
-    let mut api_config = integration_tests::query_api::test_config(&urls, &prefix, PAIRS);
-    api_config.cache.ttl = ttl;
-    let api = start_query_api(api_config).await;
-    api.wait_ready(WAIT).await;
+    let api = Process::start("query-api", |port| {
+        query_api_env(port, &urls, &prefix, PAIRS, ttl)
+    })
+    .await;
+    let http = reqwest::Client::new();
+    eventually(WAIT, "the new replica's /ready 200", || async {
+        (get(&http, &api.url("/ready")).await?.0 == 200).then_some(())
+    })
+    .await;
     let ready = started.elapsed();
-    let reply = api.get("/api/v1/ltp").await;
+    let (status, body) = get(&http, &api.url("/api/v1/ltp"))
+        .await
+        .expect("an answer");
+    let reply = Reply { status, body };
     let ticks = watcher.prices().len();
     figure(
         "scenario 12 kill issued → a new stream leader answers (the kill call itself)",
@@ -139,7 +150,7 @@ async fn after_the_stream_leader_dies_a_new_replica_is_warm_from_the_surviving_c
         );
     }
     assert_eq!(ticks, 0, "no price was published while it started");
-    let metrics = api.get("/metrics").await.body;
+    let (_, metrics) = get(&http, &api.url("/metrics")).await.expect("metrics");
     assert!(
         metrics.contains(r#"btc_ltp_warmups_total{result="success",source="jetstream"} 1"#),
         "warmed from the stream: {}",
