@@ -2,7 +2,7 @@
 //! the connection with a flush, then open the publish [`Gate`]; close it on a disconnect.
 //!
 //! The stream is ensured before the gate opens, so the first prices after a server restart
-//! are captured by a stream created for them. But publishing waits for it only
+//! are captured by a stream created for them. But publishing waits for it at most
 //! [`ENSURE_FIRST`]: when JetStream is slow or failing (a cluster electing a leader, a
 //! conflicting stream), prices flow on core NATS at once and the stream is ensured again every
 //! [`ENSURE_RETRY`] until it is.
@@ -26,9 +26,11 @@ use crate::publisher::{Gate, StreamState, ensure_stream};
 const POLL: Duration = Duration::from_millis(250);
 /// Bound on the proving flush.
 const STEP_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long publishing waits for the stream after a (re)connect; a healthy server answers in
-/// milliseconds, and prices must flow again within about a second of a node loss.
-const ENSURE_FIRST: Duration = Duration::from_secs(1);
+/// How long publishing waits for the stream after a (re)connect. A healthy server answers in
+/// milliseconds (10–40 ms in the cluster scenarios); a cluster whose JetStream is electing a
+/// leader after a node loss may not answer for seconds (1–3 s seen in a rolling restart), and
+/// prices must not wait for that.
+const ENSURE_FIRST: Duration = Duration::from_millis(250);
 /// Delay between attempts while JetStream could not ensure the stream; also the bound on a
 /// retry.
 const ENSURE_RETRY: Duration = Duration::from_secs(2);
