@@ -40,6 +40,24 @@ async fn log_line(process: &Process, parts: &[&str]) -> String {
     .await
 }
 
+/// Waits until `stream` holds a last price of every pair.
+async fn until_every_pair_in(stream: &stream::Stream, subjects: &Subjects) {
+    for pair in PAIRS {
+        let subject = subjects.price(Pair::parse(pair).expect("pair")).to_string();
+        eventually(
+            WAIT,
+            &format!("{pair}'s last price in the stream"),
+            || async {
+                stream
+                    .direct_get_last_for_subject(subject.as_str())
+                    .await
+                    .ok()
+            },
+        )
+        .await;
+    }
+}
+
 #[tokio::test]
 async fn stream_settings_nats_allows_are_updated_and_storage_is_kept_with_the_reason() {
     let nats = TestNats::start().await;
@@ -95,15 +113,7 @@ async fn stream_settings_nats_allows_are_updated_and_storage_is_kept_with_the_re
         "a stream keeps its storage"
     );
     // The stream kept in memory still holds the last price of every pair.
-    for pair in PAIRS {
-        let subject = subjects.price(Pair::parse(pair).expect("pair")).to_string();
-        eventually(
-            WAIT,
-            &format!("{pair}'s last price in the stream"),
-            || async { s.direct_get_last_for_subject(subject.as_str()).await.ok() },
-        )
-        .await;
-    }
+    until_every_pair_in(&s, &subjects).await;
 }
 
 #[tokio::test]
@@ -204,15 +214,7 @@ async fn a_stream_nats_cannot_create_yet_is_created_later_without_a_reconnect() 
         "created {:?} after the conflict was removed",
         created.elapsed()
     );
-    for pair in PAIRS {
-        let subject = subjects.price(Pair::parse(pair).expect("pair")).to_string();
-        eventually(
-            WAIT,
-            &format!("{pair}'s last price in the stream"),
-            || async { s.direct_get_last_for_subject(subject.as_str()).await.ok() },
-        )
-        .await;
-    }
+    until_every_pair_in(&s, &subjects).await;
     eventually(WAIT, "ingestor_jetstream_enabled 1", || async {
         let (_, metrics) = ingestor.admin(reqwest::Method::GET, "/metrics").await;
         metrics

@@ -18,7 +18,7 @@ use integration_tests::query_api::Reply;
 use integration_tests::{eventually, unique_id};
 
 use super::super::{WAIT, figure, items, manual_sim, ms, serves, trade_streamed};
-use super::{ALL, PAIRS, get, others};
+use super::{ALL, PAIRS, get, ingestor_config, others};
 
 #[tokio::test]
 async fn after_the_stream_leader_dies_a_new_replica_is_warm_from_the_surviving_copies() {
@@ -27,16 +27,7 @@ async fn after_the_stream_leader_dies_a_new_replica_is_warm_from_the_surviving_c
     let sim = manual_sim(PAIRS).await;
     let ttl = Duration::from_secs(600);
     let urls = cluster.urls();
-    let mut config = integration_tests::ingestor::test_config(
-        &urls,
-        &prefix,
-        &sim.ws_url(),
-        &sim.rest_url(),
-        PAIRS,
-    );
-    config.cache.ttl = ttl;
-    config.nats.stream_replicas = 3;
-    let _ingestor = start_ingestor(config).await;
+    let _ingestor = start_ingestor(ingestor_config(&urls, &prefix, &sim, ttl)).await;
     let prices = [
         ("BTC/USD", "64000.5"),
         ("ETH/USD", "3300.25"),

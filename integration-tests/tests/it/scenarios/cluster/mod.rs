@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use integration_tests::eventually;
 use integration_tests::ingestor::Received;
 use jiff::Timestamp;
+use kraken_sim::Simulator;
 
 use super::{Read, WAIT, items};
 
@@ -32,6 +33,43 @@ pub const ALL: &[usize] = &[0, 1, 2];
 /// The nodes other than `index`.
 pub fn others(index: usize) -> Vec<usize> {
     ALL.iter().copied().filter(|i| *i != index).collect()
+}
+
+/// An in-process ingestor on the cluster's `urls` (comma separated) keeping three copies of
+/// the stream, with the cache TTL `ttl` (quiet pairs re-published every `ttl / 3`).
+pub fn ingestor_config(
+    urls: &str,
+    prefix: &str,
+    sim: &Simulator,
+    ttl: Duration,
+) -> ingestor::Config {
+    let mut config = integration_tests::ingestor::test_config(
+        urls,
+        prefix,
+        &sim.ws_url(),
+        &sim.rest_url(),
+        PAIRS,
+    );
+    config.cache.ttl = ttl;
+    config.nats.stream_replicas = 3;
+    config
+}
+
+/// An in-process query-api on the cluster's `urls` with the cache TTL `ttl`; refreshes wait
+/// up to 5 s for an ingestor.
+pub fn api_config(urls: &str, prefix: &str, ttl: Duration) -> query_api::Config {
+    let mut config = integration_tests::query_api::test_config(urls, prefix, PAIRS);
+    config.cache.ttl = ttl;
+    config.nats.request_timeout = Duration::from_secs(5);
+    config
+}
+
+/// The exchange time of `pair` in `read`, when it served one.
+pub fn exchange_time(read: &Read, pair: &str) -> Option<Timestamp> {
+    read.items
+        .iter()
+        .find(|i| i.pair == pair)
+        .and_then(|i| i.exchange_time)
 }
 
 /// `GET url`: status and body; `None` when no answer came.
@@ -75,12 +113,7 @@ pub fn longest_unchanged(reads: &[Read]) -> Duration {
     for pair in PAIRS {
         let mut shown: Option<(Timestamp, Instant)> = None;
         for read in reads {
-            let Some(t) = read
-                .items
-                .iter()
-                .find(|i| i.pair == *pair)
-                .and_then(|i| i.exchange_time)
-            else {
+            let Some(t) = exchange_time(read, pair) else {
                 continue;
             };
             match shown {

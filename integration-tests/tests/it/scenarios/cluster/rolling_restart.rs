@@ -13,7 +13,9 @@ use integration_tests::{eventually, unique_id};
 use jiff::Timestamp;
 
 use super::super::{Read, ReadLoop, WAIT, figure, items, ms, trading_sim};
-use super::{ALL, PAIRS, failed, longest_unchanged, served_after};
+use super::{
+    ALL, PAIRS, api_config, exchange_time, failed, ingestor_config, longest_unchanged, served_after,
+};
 
 /// Refreshes BTC/USD through the API: the status and how long it took.
 async fn refresh(api: &RunningQueryApi) -> (u16, Duration) {
@@ -33,12 +35,7 @@ fn assert_no_regression(reads: &[Read]) {
     for pair in PAIRS {
         let mut newest: Option<Timestamp> = None;
         for read in reads {
-            let Some(t) = read
-                .items
-                .iter()
-                .find(|i| i.pair == *pair)
-                .and_then(|i| i.exchange_time)
-            else {
+            let Some(t) = exchange_time(read, pair) else {
                 continue;
             };
             assert!(
@@ -57,20 +54,8 @@ async fn a_rolling_restart_of_every_nats_node_fails_no_read_and_loses_no_price()
     let sim = trading_sim(PAIRS, Duration::from_millis(100)).await;
     let ttl = Duration::from_secs(10);
     let urls = cluster.urls();
-    let mut config = integration_tests::ingestor::test_config(
-        &urls,
-        &prefix,
-        &sim.ws_url(),
-        &sim.rest_url(),
-        PAIRS,
-    );
-    config.cache.ttl = ttl;
-    config.nats.stream_replicas = 3;
-    let _ingestor = start_ingestor(config).await;
-    let mut api_config = integration_tests::query_api::test_config(&urls, &prefix, PAIRS);
-    api_config.cache.ttl = ttl;
-    api_config.nats.request_timeout = Duration::from_secs(5);
-    let api = start_query_api(api_config).await;
+    let _ingestor = start_ingestor(ingestor_config(&urls, &prefix, &sim, ttl)).await;
+    let api = start_query_api(api_config(&urls, &prefix, ttl)).await;
     api.wait_ready(WAIT).await;
     let ltp = api.url("/api/v1/ltp");
     served_after(&api.http, &ltp, Timestamp::now()).await;

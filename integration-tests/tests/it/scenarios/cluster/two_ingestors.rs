@@ -14,18 +14,13 @@ use jiff::Timestamp;
 use kraken_sim::Simulator;
 
 use super::super::{ReadLoop, WAIT, figure, items, ms, trading_sim};
-use super::{ALL, PAIRS, failed, longest_silence, others, served_after};
+use super::{
+    ALL, PAIRS, api_config, failed, ingestor_config, longest_silence, others, served_after,
+};
 
-fn ingestor_config(urls: &str, prefix: &str, id: &str, sim: &Simulator) -> ingestor::Config {
-    let mut config = integration_tests::ingestor::test_config(
-        urls,
-        prefix,
-        &sim.ws_url(),
-        &sim.rest_url(),
-        PAIRS,
-    );
-    config.cache.ttl = Duration::from_secs(10);
-    config.nats.stream_replicas = 3;
+/// An ingestor with instance id `id`.
+fn ingestor_with_id(urls: &str, prefix: &str, id: &str, sim: &Simulator) -> ingestor::Config {
+    let mut config = ingestor_config(urls, prefix, sim, Duration::from_secs(10));
     config.ingestor.instance_id = id.to_owned();
     config
 }
@@ -37,14 +32,14 @@ async fn with_two_ingestors_on_different_nodes_one_node_loss_stops_no_price_or_r
     let sim = trading_sim(PAIRS, Duration::from_millis(100)).await;
     let urls = cluster.urls();
     let (a, b) = (format!("{prefix}-a"), format!("{prefix}-b"));
-    let _a = start_ingestor(ingestor_config(&urls, &prefix, &a, &sim)).await;
+    let _a = start_ingestor(ingestor_with_id(&urls, &prefix, &a, &sim)).await;
     let name_a = format!("ltp-ingestor {a}");
     let node = eventually(WAIT, "ingestor A in /connz", || {
         cluster.node_of(&name_a, ALL)
     })
     .await;
     let survivors = others(node);
-    let _b = start_ingestor(ingestor_config(
+    let _b = start_ingestor(ingestor_with_id(
         &cluster.urls_of(&survivors),
         &prefix,
         &b,
@@ -56,10 +51,7 @@ async fn with_two_ingestors_on_different_nodes_one_node_loss_stops_no_price_or_r
         cluster.node_of(&name_b, &survivors)
     })
     .await;
-    let mut api_config = integration_tests::query_api::test_config(&urls, &prefix, PAIRS);
-    api_config.cache.ttl = Duration::from_secs(10);
-    api_config.nats.request_timeout = Duration::from_secs(5);
-    let api = start_query_api(api_config).await;
+    let api = start_query_api(api_config(&urls, &prefix, Duration::from_secs(10))).await;
     api.wait_ready(WAIT).await;
     let ltp = api.url("/api/v1/ltp");
     let watcher = Watcher::start(&cluster.client_of(&survivors).await, &prefix).await;
