@@ -1,4 +1,5 @@
-//! Connecting to NATS with the configured credentials and TLS, reconnecting forever.
+//! Connecting to NATS with the configured credentials and TLS, reconnecting forever, to any
+//! of the configured servers (a cluster's nodes: `nats.url` is a comma-separated list).
 
 use async_nats::{Client, ConnectOptions, Event};
 use tokio::sync::broadcast;
@@ -19,6 +20,10 @@ pub async fn connect(
     config: &NatsConfig,
     name: &str,
 ) -> Result<Connection, async_nats::ConnectError> {
+    // Validation has accepted the same list; this only fails for an unvalidated config.
+    let servers = config.servers().map_err(|invalid| {
+        async_nats::ConnectError::with_source(async_nats::ConnectErrorKind::ServerParse, invalid)
+    })?;
     let (events, _) = broadcast::channel(64);
     // Any URL may turn out to need TLS (a server can require it), so the provider is set
     // before the first connection attempt rather than on demand.
@@ -57,7 +62,7 @@ pub async fn connect(
             let _ = sender.send(event);
             async {}
         })
-        .connect(config.url.as_str())
+        .connect(servers)
         .await?;
     Ok(Connection { client, events })
 }

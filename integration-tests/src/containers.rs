@@ -18,7 +18,7 @@ pub fn free_port() -> u16 {
 }
 
 /// Image name and tag from `var` (e.g. `LTP_TEST_NATS_IMAGE=nats:2.10`), else `default`.
-fn image(var: &str, default: &str) -> (String, String) {
+pub(crate) fn image(var: &str, default: &str) -> (String, String) {
     let spec = std::env::var(var).unwrap_or_else(|_| default.to_owned());
     match spec.rsplit_once(':') {
         Some((name, tag)) => (name.to_owned(), tag.to_owned()),

@@ -64,6 +64,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("NATS_TLS_KEY_FILE", "nats.tls_key_file"),
     ("NATS_REQUEST_TIMEOUT", "nats.request_timeout"),
     ("NATS_STREAM_STORAGE", "nats.stream_storage"),
+    ("NATS_STREAM_REPLICAS", "nats.stream_replicas"),
     ("INGESTOR_PORT", "ingestor.port"),
     ("INGESTOR_INSTANCE_ID", "ingestor.instance_id"),
 ];

@@ -338,6 +338,10 @@ pub struct NatsConfig {
     pub jetstream: bool,
     /// Storage of the last-value stream: `file` or `memory` (`NATS_STREAM_STORAGE`).
     pub stream_storage: StreamStorage,
+    /// Copies of the last-value stream kept by a NATS cluster (`NATS_STREAM_REPLICAS`): 1, 3
+    /// or 5. Odd, so a majority survives losing nodes: 3 keeps the stream through the loss of
+    /// one node, 5 through two. More than 1 needs a clustered server.
+    pub stream_replicas: u32,
 }
 
 impl Default for NatsConfig {
@@ -358,23 +362,47 @@ impl Default for NatsConfig {
             connect_timeout: Duration::from_secs(5),
             jetstream: true,
             stream_storage: StreamStorage::File,
+            stream_replicas: 1,
         }
     }
 }
 
 impl NatsConfig {
+    /// The servers of `url`, one per comma-separated element, in the form the client connects
+    /// to: validation and connecting both use this, so a list that passes validation is the
+    /// list the client gets (the whole string is never handed over as one URL). Errors show
+    /// the URL with its credentials masked.
+    pub fn servers(&self) -> Result<Vec<async_nats::ServerAddr>, Invalid> {
+        const KEY: &str = "nats.url";
+        if self.url.trim().is_empty() {
+            return Err(Invalid::new(KEY, "nats url cannot be empty"));
+        }
+        self.url
+            .split(',')
+            .map(|one| {
+                let one = one.trim();
+                validate_url(KEY, "nats url", one, &["nats", "tls", "ws", "wss"])?;
+                one.parse::<async_nats::ServerAddr>().map_err(|e| {
+                    Invalid::new(
+                        KEY,
+                        format!("invalid nats url: {}, error: {e}", redact_url(one)),
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// URLs, prefix, timeouts and files are usable.
     pub fn validate(&self) -> Result<(), Invalid> {
-        if self.url.trim().is_empty() {
-            return Err(Invalid::new("nats.url", "nats url cannot be empty"));
-        }
-        for url in self.url.split(',') {
-            validate_url(
-                "nats.url",
-                "nats url",
-                url.trim(),
-                &["nats", "tls", "ws", "wss"],
-            )?;
+        self.servers()?;
+        if !(1..=5).contains(&self.stream_replicas) || self.stream_replicas.is_multiple_of(2) {
+            return Err(Invalid::new(
+                "nats.stream_replicas",
+                format!(
+                    "invalid stream replicas: {}, must be 1, 3 or 5 (odd, so a majority of copies survives a node loss)",
+                    self.stream_replicas
+                ),
+            ));
         }
         Subjects::new(&self.subject_prefix)
             .map_err(|e| Invalid::new("nats.subject_prefix", e.to_string()))?;

@@ -442,3 +442,79 @@ fn credentials_in_urls_are_masked_for_printing() {
     .expect_err("bad port");
     assert!(!err.to_string().contains("s3cret"), "{err}");
 }
+
+#[test]
+fn a_nats_url_list_gives_one_server_per_element() {
+    let nats = NatsConfig {
+        url: "nats://127.0.0.1:4222, nats://127.0.0.1:4223,tls://u:p@h3:4224".into(),
+        ..NatsConfig::default()
+    };
+    let servers = nats.servers().expect("a valid list");
+    let ports: Vec<u16> = servers.iter().map(async_nats::ServerAddr::port).collect();
+    assert_eq!(ports, [4222, 4223, 4224]);
+    assert!(servers[2].tls_required() && servers[2].has_user_pass());
+    nats.validate().expect("validation agrees with connecting");
+}
+
+#[test]
+fn a_bad_element_of_a_nats_url_list_is_named_with_its_password_masked() {
+    for (url, expected) in [
+        (
+            "nats://h1:4222,nats://alice:s3cret@h2:x",
+            "invalid nats url: nats://alice:***@h2:x",
+        ),
+        ("nats://h1:4222,", "nats url cannot be empty"),
+        ("nats://h1:4222,http://h2", "invalid nats url scheme: http"),
+    ] {
+        let nats = NatsConfig {
+            url: url.into(),
+            ..NatsConfig::default()
+        };
+        let err = nats.validate().expect_err(url).to_string();
+        assert!(
+            err.starts_with("invalid configuration: nats.url: "),
+            "{err}"
+        );
+        assert!(err.contains(expected), "{url}: {err}");
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+}
+
+#[test]
+fn stream_replicas_are_one_three_or_five() {
+    for ok in [1, 3, 5] {
+        let nats = NatsConfig {
+            stream_replicas: ok,
+            ..NatsConfig::default()
+        };
+        assert_eq!(nats.validate(), Ok(()), "{ok}");
+    }
+    for bad in [0, 2, 4, 6, 7] {
+        let nats = NatsConfig {
+            stream_replicas: bad,
+            ..NatsConfig::default()
+        };
+        let err = nats.validate().expect_err("even or out of range");
+        assert_eq!(err.key, "nats.stream_replicas");
+        assert_eq!(
+            err.message,
+            format!(
+                "invalid stream replicas: {bad}, must be 1, 3 or 5 (odd, so a majority of copies survives a node loss)"
+            )
+        );
+    }
+}
+
+#[test]
+fn stream_replicas_errors_say_which_variable_set_them() {
+    Jail::expect_with(|jail| {
+        jail.set_env("NATS_STREAM_REPLICAS", "2");
+        let loaded = load::<TestConfig>(None).map_err(jail_err)?;
+        let err = loaded.config.nats.validate().expect_err("even");
+        assert_eq!(
+            loaded.explain(&err).to_string(),
+            "invalid configuration: nats.stream_replicas: invalid stream replicas: 2, must be 1, 3 or 5 (odd, so a majority of copies survives a node loss) (set by environment variable NATS_STREAM_REPLICAS)"
+        );
+        Ok(())
+    });
+}

@@ -6,3 +6,4 @@ mod ingestor;
 mod query_api;
 mod scenarios;
 mod security;
+mod stream_settings;

@@ -18,6 +18,7 @@
 //! | 8 plain NATS subscriber, both encodings | `plain_subscriber.rs` |
 //! | 9 two ingestors at once | `two_ingestors.rs` |
 //! | 10 SIGTERM under load | `sigterm.rs` |
+//! | 11–14 a three-node NATS cluster: nodes killed and restarted | `cluster/` |
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +32,7 @@ use kraken_sim::{Rate, SimConfig, Simulator};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
+mod cluster;
 mod ingestor_killed;
 mod kraken_faults;
 mod nats_restart;
