@@ -25,8 +25,7 @@ async fn start_ingestor_process(
 }
 
 #[tokio::test]
-async fn when_the_ingestor_is_killed_refresh_is_503_at_once_prices_expire_at_the_ttl_and_a_new_one_recovers()
- {
+async fn killed_ingestor_refresh_503_at_once_prices_expire_new_one_recovers() {
     let nats = TestNats::start().await;
     let prefix = unique_id();
     let sim = trading_sim(PAIRS, Duration::from_millis(500)).await;

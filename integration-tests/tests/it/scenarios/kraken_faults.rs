@@ -135,8 +135,7 @@ async fn api_reads_keep_succeeding_while_the_kraken_socket_is_dropped_then_stall
 }
 
 #[tokio::test]
-async fn with_the_socket_down_and_rest_throttled_prices_expire_at_the_ttl_within_the_request_budget_and_recover()
- {
+async fn throttled_rest_lets_prices_expire_at_the_ttl_then_recovers() {
     let nats = TestNats::start().await;
     let prefix = unique_id();
     let sim = trading_sim(PAIRS, Duration::from_millis(250)).await;

@@ -15,7 +15,7 @@ use super::{
 const PAIRS: &[&str] = &["BTC/USD", "ETH/USD", "LTC/USD"];
 
 #[tokio::test]
-async fn after_a_nats_restart_both_processes_reconnect_and_prices_flow_again_without_a_restart() {
+async fn after_a_nats_restart_both_processes_reconnect_and_prices_flow() {
     let nats = TestNats::container(true).await;
     let prefix = unique_id();
     let sim = manual_sim(PAIRS).await;

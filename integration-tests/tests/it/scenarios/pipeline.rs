@@ -46,8 +46,7 @@ async fn until_both_serve(apis: &[&RunningQueryApi; 2], prices: &[(&str, &str)])
 }
 
 #[tokio::test]
-async fn every_configured_pair_reaches_the_api_through_both_caches_with_exact_decimals_and_its_source()
- {
+async fn every_pair_reaches_the_api_in_both_caches_exact_with_its_source() {
     let nats = TestNats::start().await;
     let redis = TestRedis::start().await;
     let prefix = unique_id();

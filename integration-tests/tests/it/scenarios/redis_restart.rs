@@ -15,7 +15,7 @@ use super::{
 const PAIRS: &[&str] = &["BTC/USD", "ETH/USD", "XRP/USD"];
 
 #[tokio::test]
-async fn with_redis_stopped_reads_fail_fast_ready_is_503_and_it_recovers_without_a_restart() {
+async fn redis_stopped_reads_fail_fast_ready_503_recovers_without_restart() {
     let nats = TestNats::start().await;
     let redis = TestRedis::container(&[]).await;
     let prefix = unique_id();

@@ -117,16 +117,14 @@ async fn three_replicas_agree_and_the_last_is_warm_before_the_next_tick(nats: Te
 }
 
 #[tokio::test]
-async fn three_replicas_agree_and_the_last_started_is_ready_with_every_pair_before_the_next_tick_jetstream()
- {
+async fn three_replicas_agree_late_one_warm_before_next_tick_jetstream() {
     let nats = TestNats::start().await;
     assert!(nats.jetstream);
     three_replicas_agree_and_the_last_is_warm_before_the_next_tick(nats, "JetStream").await;
 }
 
 #[tokio::test]
-async fn three_replicas_agree_and_the_last_started_is_ready_with_every_pair_before_the_next_tick_snapshot()
- {
+async fn three_replicas_agree_late_one_warm_before_next_tick_snapshot() {
     three_replicas_agree_and_the_last_is_warm_before_the_next_tick(
         TestNats::start_core_only().await,
         "snapshot",

@@ -83,7 +83,7 @@ async fn refresh_and_count_replies(
 }
 
 #[tokio::test]
-async fn two_ingestors_answer_each_refresh_once_and_no_consumer_sees_a_price_go_back_in_time() {
+async fn two_ingestors_answer_refresh_once_and_prices_never_go_back() {
     let nats = TestNats::start().await;
     let prefix = unique_id();
     let sim = manual_sim(PAIRS).await;
