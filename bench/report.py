@@ -207,6 +207,14 @@ for t in of("tick"):
       f"p50 {fmt_us(d['p50_us'])}, **p99 {fmt_us(d['p99_us'])}**, max {fmt_us(d['max_us'])} | "
       f"poll round trip {fmt_us(t['poll_rtt_us'])} (resolution) | – | "
       f"{'(p99 ≤ 2 ms)' if t['case'] == 'memory' else '(information)'} | {verdict(ok)} |")
+def statuses(rs):
+    total = {}
+    for r in rs:
+        for k, v in r["status"].items():
+            total[k] = total.get(k, 0) + v
+    return total
+
+
 rf = of("refresh", "memory")
 if rf:
     g = lambda f: spread([f(r) for r in rf])  # noqa: E731
@@ -216,8 +224,10 @@ if rf:
     p(f"| 4 | refresh round trip through NATS at {rf[0]['rate']:.0f}/s, one pair | "
       f"p50 {fmt_spread(g(lambda r: r['round_trip']['p50_us']), fmt_us)}, p99 "
       f"{fmt_spread(g(lambda r: r['round_trip']['p99_us']), fmt_us)} (mostly the wait for "
-      f"the ingestor's REST slot); {fmt_spread(g(lambda r: r['kraken_calls']), lambda x: f'{x:.0f}')} "
-      f"Kraken calls per round | simulator alone p50 "
+      f"the ingestor's REST slot); {fmt_spread(g(lambda r: r['kraken_calls']), num)} Kraken calls "
+      f"per round, {fmt_spread(g(lambda r: r.get('answered_per_s')), num)} answered 200 per second, "
+      f"statuses {', '.join(f'{k}: {v}' for k, v in sorted(statuses(rf).items()))} | "
+      f"simulator alone p50 "
       f"{fmt_spread(g(lambda r: r['sim_direct']['answer']['p50_us']), fmt_us)}, p99 "
       f"{fmt_spread(g(lambda r: r['sim_direct']['answer']['p99_us']), fmt_us)} | – | "
       f"ours p99 ≤ 2 ms | |")
