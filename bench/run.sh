@@ -5,7 +5,7 @@
 # measures every target side by side and writes a results table (docs/benchmarks.md explains
 # each figure).
 #
-#   bench/run.sh                       # everything, pinned, 5 alternating rounds (~25 minutes)
+#   bench/run.sh                       # everything, pinned, 5 alternating rounds (~21 minutes)
 #   ROUNDS=1 DURATION=3 bench/run.sh   # quick look
 #   STAGES="http fixed" bench/run.sh   # some stages only: http fixed sweep tick refresh cold ingest
 #   PIN=both bench/run.sh              # every stage pinned, then again unpinned (for the docs)
