@@ -67,8 +67,9 @@ a=sys.argv[1:]
 print(json.dumps({"kind":"machine","cpu":cpu[0] if cpu else "?","cores":os.cpu_count(),
  "kernel":platform.release(),"load":os.getloadavg(),"pairs":int(a[0]),
  "rounds":int(a[1]),"duration":int(a[2]),"connections":int(a[3]),"pin":a[4],
- "server_cpus":a[5],"client_cpus":a[6],"wrk_threads":int(a[7])}))' \
-  "$NPAIRS" "$ROUNDS" "$DURATION" "$CONNS" "$PIN" "$SERVER_CPUS" "$CLIENT_CPUS" "$WRK_THREADS")"
+ "server_cpus":a[5],"client_cpus":a[6],"wrk_threads":int(a[7]),
+ "disk_free_gb":round(os.statvfs(a[8]).f_bavail*os.statvfs(a[8]).f_frsize/2**30,1)}))' \
+  "$NPAIRS" "$ROUNDS" "$DURATION" "$CONNS" "$PIN" "$SERVER_CPUS" "$CLIENT_CPUS" "$WRK_THREADS" "$WORK")"
 
 # --- the serving stack: NATS, simulator (every pair trades once a second), the REST timing
 # --- proxy (refresh stage), ingestor, Redis, query-api with memory and with Redis cache, baseline
@@ -122,6 +123,20 @@ stack_down() {
   QA_MEM_PID='' QA_REDIS_PID='' BASE_PID='' ING_PID='' PROXY_PID='' SIM_PID='' REDIS_PID='' NATS_PID=''
 }
 
+# Before every round: both query-apis still serve every pair, i.e. the feed (simulator →
+# ingestor → NATS) still flows. Otherwise the figures that follow would time error answers.
+check_fresh() {
+  local port
+  for port in $QA_MEM $QA_REDIS; do
+    curl -sf -o /dev/null "http://127.0.0.1:$port/api/v1/ltp" && continue
+    log "query-api on :$port no longer serves every pair: the feed stopped. ingestor /ready:" \
+      "$(curl -s -m 2 "http://127.0.0.1:$ING_PORT/ready"); NATS /healthz:" \
+      "$(curl -s -m 2 "http://127.0.0.1:$NATS_MON/healthz"); free disk: $(df -h --output=avail "$WORK" | tail -n 1)." \
+      "Stopping here (logs in $OUT/logs)."
+    exit 1
+  done
+}
+
 rss_row() { # process-label pid
   echo "{\"kind\":\"rss\",\"process\":\"$1\",\"rss_kb\":$(rss_kb "$2"),\"hwm_kb\":$(hwm_kb "$2")}" | tag >> "$RESULTS"
 }
@@ -130,6 +145,7 @@ stage_http() {
   # Alternating rounds, so a noisy neighbour hurts every case alike.
   local round before after requests
   for round in $(seq "$ROUNDS"); do
+    check_fresh
     wrk_run baseline "$BASE" "$round" "$BASE_PID"
     wrk_run memory-single "$MEM1" "$round" "$QA_MEM_PID"
     wrk_run memory-all "$MEMALL" "$round" "$QA_MEM_PID"
@@ -149,6 +165,7 @@ stage_profile() {
   need perf linux-perf
   local case url perf_pid
   for case in memory-single memory-all; do
+    check_fresh
     url=$MEM1; [ "$case" = memory-all ] && url=$MEMALL
     perf record -F 499 --call-graph dwarf,16384 -o "$WORK/perf-$case.data" -p "$QA_MEM_PID" \
       -- sleep "$DURATION" > /dev/null 2>&1 &
@@ -211,6 +228,7 @@ stage_fixed() {
   local round case pass=unpinned
   [ "$BENCH_PINNED" = 1 ] && pass=pinned
   for round in $(seq "$ROUNDS"); do
+    check_fresh
     for case in memory-single baseline; do
       ROUND=$round fixed_run fixed "$case" "$FIXED_RATE" "$FIXED_DURATION" 3 "$OUT/raw/load-$pass-$case-$round.json"
     done
@@ -225,6 +243,7 @@ stage_sweep() {
   [ "$BENCH_PINNED" = 1 ] && pass=pinned
   for round in $(seq "$SWEEP_ROUNDS"); do
     for rate in $SWEEP_RATES; do
+      check_fresh
       for case in memory-single baseline; do
         ROUND=$round fixed_run sweep "$case" "$rate" "$SWEEP_DURATION" 2 "$OUT/raw/sweep-$pass-$case-$rate-$round.json"
       done
@@ -233,6 +252,7 @@ stage_sweep() {
 }
 
 stage_tick() {
+  check_fresh
   log "tick to API: $UPDATES updates, simulator in manual mode"
   curl -sf -X POST "http://127.0.0.1:$SIM_PORT/control/rate?manual" >/dev/null
   sleep 1
@@ -255,6 +275,7 @@ stage_refresh() {
   local round raw pass=unpinned
   [ "$BENCH_PINNED" = 1 ] && pass=pinned
   for round in $(seq "$REFRESH_ROUNDS"); do
+    check_fresh
     raw=$OUT/raw/refresh-$pass-$round.json
     "${ON_CLIENT[@]}" "$BIN/ltp-bench" refresh \
       --url "http://127.0.0.1:$QA_MEM/api/v1/ltp/refresh?pairs=BTC/USD" \
