@@ -1,10 +1,11 @@
-# Shared by bench/run.sh and bench/ab.sh (sourced, not run): tools, process management, the
-# services' environment, and wrk runs recorded as JSON lines in $RESULTS. Expects ROOT, BIN,
-# OUT, CONNS, DURATION and NPAIRS to be set; sets the ports, WORK (removed on exit) and RESULTS.
+# Shared by bench/run.sh and bench/ab.sh (sourced, not run): tools, process management, CPU
+# pinning, the services' environment, and wrk runs recorded as JSON lines in $RESULTS. Expects
+# ROOT, BIN, OUT, CONNS, DURATION and NPAIRS to be set; sets the ports, WORK (removed on exit)
+# and RESULTS.
 
 # Ports (all loopback), away from the defaults and from the test suites' random ports.
 NATS_PORT=24222 NATS_MON=28222 SIM_PORT=28090 ING_PORT=28081 REDIS_PORT=26379
-QA_MEM=28080 QA_REDIS=28082 QA_COLD=28083 BASE_PORT=28099
+QA_MEM=28080 QA_REDIS=28082 QA_COLD=28083 BASE_PORT=28099 PROXY_PORT=28091
 WORK=$(mktemp -d /tmp/ltp-bench.XXXXXX)
 RESULTS=$OUT/results.jsonl
 : > "$RESULTS"
@@ -25,7 +26,37 @@ need curl curl
 need python3 python3
 need ss iproute2
 need /usr/bin/time time
+need taskset util-linux
 [ -x /usr/sbin/nats-server ] && PATH=$PATH:/usr/sbin
+
+# --- CPU pinning ----------------------------------------------------------------------------
+# Pinned (the default), the service side — query-api, the baseline, the ingestor, NATS and
+# Redis — runs on SERVER_CPUS and everything standing for the outside world — wrk, the
+# ltp-bench tools, the Kraken simulator and its proxy — on CLIENT_CPUS, so the load generator
+# no longer takes cycles from the server it measures. Each process is started under `taskset`,
+# so tokio sizes its worker pool to the set (one core, one worker), as it would in a container
+# given that many CPUs. Unpinned, everything shares every core (the figures before issue 17).
+SERVER_CPUS=${SERVER_CPUS:-0}
+CLIENT_CPUS=${CLIENT_CPUS:-1}
+for set in "$SERVER_CPUS" "$CLIENT_CPUS"; do
+  taskset -c "$set" true 2>/dev/null || { log "CPU set '$set' is not usable here (nproc: $(nproc))"; exit 2; }
+done
+use_pinning() { # 1 | 0
+  if [ "$1" = 1 ]; then
+    ON_SERVER=(taskset -c "$SERVER_CPUS") ON_CLIENT=(taskset -c "$CLIENT_CPUS")
+  else
+    ON_SERVER=() ON_CLIENT=()
+  fi
+  export BENCH_PINNED=$1
+}
+use_pinning 1
+# Adds the pass (pinned or not) to every JSON line on stdin: every measurement says how it ran.
+tag() {
+  python3 -c 'import json, os, sys
+for line in sys.stdin:
+    if line.strip():
+        print(json.dumps({**json.loads(line), "pinned": os.environ["BENCH_PINNED"] == "1"}))'
+}
 
 
 # The first $NPAIRS markets of the built-in table (the ones every binary accepts).
@@ -86,26 +117,26 @@ svc_env=(
 
 start_bus() {
   rm -rf "$WORK/js"
-  start nats nats-server -a 127.0.0.1 -p $NATS_PORT -m $NATS_MON -js -sd "$WORK/js"
+  start nats "${ON_SERVER[@]}" nats-server -a 127.0.0.1 -p $NATS_PORT -m $NATS_MON -js -sd "$WORK/js"
   NATS_PID=$LAST_PID
   wait_http "http://127.0.0.1:$NATS_MON/healthz"
 }
 
 start_sim() { # extra simulator flags...
-  start sim "$BIN/kraken-sim" --port $SIM_PORT --pairs "$PAIRS" --log-level warn "$@"
+  start sim "${ON_CLIENT[@]}" "$BIN/kraken-sim" --port $SIM_PORT --pairs "$PAIRS" --log-level warn "$@"
   SIM_PID=$LAST_PID
   wait_http "http://127.0.0.1:$SIM_PORT/health"
 }
 
-start_ingestor() {
-  start ingestor env "${svc_env[@]}" "$BIN/ingestor"
+start_ingestor() { # extra VAR=value words for its environment
+  start ingestor "${ON_SERVER[@]}" env "${svc_env[@]}" "$@" "$BIN/ingestor"
   ING_PID=$LAST_PID
   wait_http "http://127.0.0.1:$ING_PORT/ready" 30
 }
 
 start_query_api() { # name port backend [binary]; $QA_ENV: extra VAR=value words
   # shellcheck disable=SC2086
-  start "$1" env "${svc_env[@]}" PORT="$2" CACHE_BACKEND="$3" ${QA_ENV:-} "${4:-$BIN/query-api}"
+  start "$1" "${ON_SERVER[@]}" env "${svc_env[@]}" PORT="$2" CACHE_BACKEND="$3" ${QA_ENV:-} "${4:-$BIN/query-api}"
   LAST_QA=$LAST_PID
   wait_http "http://127.0.0.1:$2/ready" 30
   wait_http "http://127.0.0.1:$2/api/v1/ltp" 30   # 200 = every pair has a fresh price
@@ -115,17 +146,20 @@ record() { # json object
   echo "$1" >> "$RESULTS"
 }
 
-# wrk: closed-loop maximum throughput. 2 threads (one per core), $CONNS connections.
-# With the server's pid, also the server's CPU time per request (user + system, all threads):
-# on a shared machine this moves far less than req/s, which depends on what else is running.
+# wrk: closed-loop maximum throughput. $WRK_THREADS threads (2 unless set), $CONNS connections,
+# on the client CPUs when pinned. With the server's pid, also the server's CPU time per request
+# (user + system, all threads): on a shared machine this moves far less than req/s, which
+# depends on what else is running.
+WRK_THREADS=${WRK_THREADS:-2}
 wrk_run() { # case url round [server pid]
-  local case=$1 url=$2 round=$3 pid=${4:-} raw c0=0 c1=0
-  raw="$OUT/raw/wrk-$(printf '%s' "$1" | tr -c 'A-Za-z0-9_.-' '_')-$3.txt"   # case may hold a path
+  local case=$1 url=$2 round=$3 pid=${4:-} raw c0=0 c1=0 pass=unpinned
+  [ "$BENCH_PINNED" = 1 ] && pass=pinned
+  raw="$OUT/raw/wrk-$pass-$(printf '%s' "$1" | tr -c 'A-Za-z0-9_.-' '_')-$3.txt"   # case may hold a path
   mkdir -p "$OUT/raw"
   [ -n "$pid" ] && c0=$(cpu_ticks "$pid")
-  wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency "$url" > "$raw"
+  "${ON_CLIENT[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$url" > "$raw"
   [ -n "$pid" ] && c1=$(cpu_ticks "$pid")
-  python3 - "$case" "$round" "$raw" "$((c1 - c0))" "$(getconf CLK_TCK)" >> "$RESULTS" <<'PY'
+  python3 - "$case" "$round" "$raw" "$((c1 - c0))" "$(getconf CLK_TCK)" <<'PY' | tag >> "$RESULTS"
 import json, re, sys
 case, rnd, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 ticks, tck = int(sys.argv[4]), int(sys.argv[5])
@@ -144,15 +178,17 @@ print(json.dumps({"kind": "wrk", "case": case, "round": rnd,
   "p50_us": lat("50"), "p99_us": lat("99"),
   "cpu_us_per_req": (1e6 * ticks / tck / max(1, num(r"(\d+) requests in"))) if ticks else None}))
 PY
-  log "wrk $case round $round: $(grep Requests/sec "$raw" | awk '{print $2}') req/s$(
+  log "wrk $case ($pass) round $round: $(grep Requests/sec "$raw" | awk '{print $2}') req/s$(
     [ -n "$pid" ] && tail -n1 "$RESULTS" | python3 -c 'import json,sys; print(", %.1f us CPU/req" % json.load(sys.stdin)["cpu_us_per_req"])')"
 }
 
-median_rps() { # case
+median_rps() { # case (of the current pass)
   python3 - "$1" "$RESULTS" <<'PY'
-import json, statistics, sys
+import json, os, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
-v = [r["rps"] for r in rows if r.get("kind") == "wrk" and r["case"] == sys.argv[1]]
+pinned = os.environ["BENCH_PINNED"] == "1"
+v = [r["rps"] for r in rows if r.get("kind") == "wrk" and r["case"] == sys.argv[1]
+     and r.get("pinned", False) == pinned]
 print(int(statistics.median(v)) if v else 0)
 PY
 }
@@ -184,7 +220,7 @@ ingest_capacity() { # case
   sleep 3
   s3=$(stats); n3=$(conn_in)
   curl -s "http://127.0.0.1:$ING_PORT/metrics" > "$OUT/raw/ingestor-metrics.txt"
-  python3 - "$s1" "$s2" "$s3" "$n1" "$n2" "$n3" "$c1" "$c2" "$t1" "$t2" "$hwm" "$rss" "$INGEST_RATE" "$(getconf CLK_TCK)" "$OUT/raw/ingestor-metrics.txt" "$1" "$k1" "$k2" >> "$RESULTS" <<'PY'
+  python3 - "$s1" "$s2" "$s3" "$n1" "$n2" "$n3" "$c1" "$c2" "$t1" "$t2" "$hwm" "$rss" "$INGEST_RATE" "$(getconf CLK_TCK)" "$OUT/raw/ingestor-metrics.txt" "$1" "$k1" "$k2" <<'PY' | tag >> "$RESULTS"
 import json, re, sys
 a = sys.argv[1:]
 s1, s2, s3 = (json.loads(x) for x in a[0:3])

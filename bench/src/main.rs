@@ -9,12 +9,19 @@
 //!   until the price is visible, and the delay is measured against the update's own timestamp.
 //! * `coldstart` — time from spawning a query-api process to its first answer with every
 //!   configured pair.
+//! * `proxy` — forwards the ingestor's Kraken REST calls to the simulator and records when
+//!   each began and ended.
+//! * `refresh` — refresh round trips at a fixed rate and one at a time, split by the proxy's
+//!   records into Kraken's time and ours.
 //!
 //! Every tool prints one JSON object on stdout, for the script to tabulate.
 
 mod client;
 mod coldstart;
 mod load;
+mod pace;
+mod proxy;
+mod refresh;
 mod serve;
 mod stats;
 mod tick;
@@ -39,13 +46,17 @@ enum Command {
     Tick(tick::Args),
     /// Time from process start until a new query-api serves every pair.
     Coldstart(coldstart::Args),
+    /// Forward REST requests to the simulator, recording when each began and ended.
+    Proxy(proxy::Args),
+    /// Refresh round trip through NATS, Kraken's time and ours apart.
+    Refresh(refresh::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    // Two workers, like the services under test on this two-core machine.
+    // One worker per CPU this process may run on (tokio's default, which follows `taskset`),
+    // the rule the services under test follow too: pinned to one core, one worker.
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
         .enable_all()
         .build()?;
     let result = runtime.block_on(async {
@@ -54,6 +65,8 @@ fn main() -> anyhow::Result<()> {
             Command::Load(args) => load::run(args).await,
             Command::Tick(args) => tick::run(args).await,
             Command::Coldstart(args) => coldstart::run(args).await,
+            Command::Proxy(args) => proxy::run(args).await.map(|()| serde_json::Value::Null),
+            Command::Refresh(args) => refresh::run(args).await,
         }
     })?;
     if !result.is_null() {
