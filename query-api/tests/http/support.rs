@@ -25,6 +25,7 @@ pub fn config() -> Config {
 pub struct App {
     pub state: AppState,
     pub service: Service,
+    _stop: tokio_util::sync::DropGuard,
 }
 
 impl App {
@@ -42,15 +43,24 @@ impl App {
             refresher,
             Metrics::new(),
         );
+        // The board's fan-out wakes stream clients; it stops with the app.
+        let stop = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(state.board.clone().fan_out(stop.clone()));
         App {
             service: Service::new(router(state.clone())),
             state,
+            _stop: stop.drop_guard(),
         }
     }
 
     /// Publishes a price into the cache as the NATS consumer would.
     pub fn publish(&self, msg: PriceMessage) {
-        query_api::offer(&self.state.cache, &self.state.metrics, msg);
+        query_api::offer(
+            &self.state.cache,
+            &self.state.board,
+            &self.state.metrics,
+            msg,
+        );
     }
 
     pub async fn send(&self, request: salvo::test::RequestBuilder) -> Reply {
