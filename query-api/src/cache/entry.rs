@@ -149,6 +149,7 @@ mod tests {
             price: Price::parse(price).expect("valid"),
             source: Source::Ws,
             exchange_time: Some("2026-07-08T05:24:41.204829Z".parse().expect("ts")),
+            as_of: None,
             received_at: "2026-07-08T05:24:41.21Z".parse().expect("ts"),
             published_at: published.parse().expect("ts"),
             seq: 1,

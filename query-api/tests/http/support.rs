@@ -108,6 +108,7 @@ pub fn price(pair: &str, price: &str, age: Duration) -> PriceMessage {
         price: Price::parse(price).expect("valid price"),
         source: Source::Ws,
         exchange_time: Some(published - Duration::from_millis(5)),
+        as_of: None,
         received_at: published - Duration::from_millis(1),
         published_at: published,
         seq: 1,
