@@ -66,7 +66,8 @@ thread_local! {
 }
 
 impl Stamp {
-    /// The current time.
+    /// The host's current time (tests; the simulator reads its [`Clock`]).
+    #[cfg(test)]
     pub fn now() -> Stamp {
         Stamp(Timestamp::now())
     }

@@ -204,21 +204,22 @@ async fn late_refresh_answer(nats: &TestNats, offset_ms: i64) -> Outcome {
     s.until_served("400", "ws").await;
     s.sim.control().set_rest_delay(Duration::from_millis(700));
     let before = s.sim.control().rest_requests_for(Endpoint::Ticker);
-    let refresh = s.api.post(&format!("/api/v1/ltp/refresh?pairs={PAIR}"));
+    let path = format!("/api/v1/ltp/refresh?pairs={PAIR}");
+    let refresh = s.api.post(&path);
     let trade_meanwhile = async {
         eventually(WAIT, "the refresh's Ticker request", || async {
             (s.sim.control().rest_requests_for(Endpoint::Ticker) > before).then_some(())
         })
         .await;
         trade_streamed(&s.sim, PAIR, "401", 1).await;
-        Instant::now()
+        outcome(&s, "401", Instant::now()).await
     };
-    let (reply, traded) = tokio::join!(refresh, trade_meanwhile);
+    let (reply, served) = tokio::join!(refresh, trade_meanwhile);
     s.sim.control().set_rest_delay(Duration::ZERO);
-    if reply.status != 200 {
+    let took = served?;
+    if reply.status != 200 || !reply.prices().iter().any(|(_, p)| same(p, "401")) {
         return Err(format!("refresh answered {}: {}", reply.status, reply.body));
     }
-    let took = outcome(&s, "401", traded).await?;
     // And it stays: the late answer never replaces it.
     let until = Instant::now() + Duration::from_millis(500);
     while Instant::now() < until {
