@@ -46,7 +46,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::bus::{Publisher, StatusSender};
 use crate::clock::Clock;
-use crate::feed::{Feed, Timing};
+use crate::feed::{Clocks, Feed, Timing};
 use crate::kraken::fetch::Fetcher;
 use crate::kraken::limiter::{self, Limiter};
 use crate::kraken::offset::OffsetEstimate;
@@ -176,8 +176,10 @@ impl Ingestor {
             metrics.clone(),
             instance.clone(),
             timing(&config),
-            clock,
-            offset.clone(),
+            Clocks {
+                ours: clock,
+                kraken: offset.clone(),
+            },
         ));
         let fetcher = Arc::new(tasks.fetcher(&config.exchange.kraken, &metrics, clock, offset)?);
         let watch = bus::watch(

@@ -52,6 +52,15 @@ pub struct Timing {
     pub stale_after: Duration,
 }
 
+/// Our clock and what the ingestor knows of Kraken's.
+#[derive(Debug, Clone)]
+pub struct Clocks {
+    /// Our clock (shifted only in tests).
+    pub ours: Clock,
+    /// The lower bound of Kraken's clock offset, shared with the REST fetcher.
+    pub kraken: Arc<OffsetEstimate>,
+}
+
 /// The feed of one ingestor: pair states, publisher, status events.
 pub struct Feed {
     pairs: Vec<Pair>,
@@ -79,8 +88,7 @@ impl Feed {
         metrics: Metrics,
         instance: Arc<str>,
         timing: Timing,
-        clock: Clock,
-        offset: Arc<OffsetEstimate>,
+        clocks: Clocks,
     ) -> Feed {
         let now = Instant::now();
         let mut slots: Vec<Option<Mutex<PairState>>> = Pair::all().map(|_| None).collect();
@@ -97,8 +105,8 @@ impl Feed {
             timing,
             socket: SocketHealth::default(),
             available: AtomicUsize::new(0),
-            clock,
-            offset,
+            clock: clocks.ours,
+            offset: clocks.kraken,
         }
     }
 

@@ -245,7 +245,7 @@ impl World {
         if let Decision::Publish(msg) = decision {
             self.deliver(&msg);
             self.published += 1;
-            if self.published % self.duplicate_every == 0 {
+            if self.published.is_multiple_of(self.duplicate_every) {
                 self.deliver(&msg);
             }
         }

@@ -106,13 +106,14 @@ impl PairState {
                     return Decision::Confirm;
                 }
                 // Kraken vouches for the same price at a later time: the message moves its
-                // `as_of` on (and goes out now), so a consumer holding an older trade from
-                // another ingestor, ordered after our earlier `as_of`, gets the last one.
+                // `as_of` on (and goes out now, confirmed at the request's time), so a
+                // consumer holding an older trade from another ingestor, ordered after our
+                // earlier `as_of`, gets the last one.
                 self.seq += 1;
                 let mut msg = cur.clone();
                 msg.as_of = Some(as_of);
                 msg.seq = self.seq;
-                msg.published_at = now.max(cur.published_at);
+                msg.published_at = received_at.max(cur.published_at);
                 self.current = Some(msg.clone());
                 return Decision::Publish(msg);
             }
