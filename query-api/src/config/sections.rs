@@ -227,9 +227,14 @@ impl Default for CorsConfig {
             allowed_methods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
                 .map(String::from)
                 .to_vec(),
-            allowed_headers: ["Content-Type", "Authorization", "X-API-Key"]
-                .map(String::from)
-                .to_vec(),
+            allowed_headers: [
+                "Content-Type",
+                "Authorization",
+                "X-API-Key",
+                "If-None-Match",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }
