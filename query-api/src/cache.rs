@@ -6,6 +6,7 @@
 //! `max_age`, `freshness.rs`) is enforced here, in [`Cache::lookup_within`]; Redis also drops a
 //! key when its price's freshness runs out.
 
+mod board;
 mod entry;
 mod memory;
 mod outcome;
@@ -15,12 +16,12 @@ use std::sync::Arc;
 
 use common::Pair;
 
-use crate::freshness::{Freshness, Verdict};
-
+pub use self::board::Board;
 pub use self::entry::Entry;
 pub use self::memory::MemoryCache;
 pub use self::outcome::{Error, Lookup, Miss, Offer};
 pub use self::redis::RedisCache;
+use crate::freshness::{Freshness, Verdict};
 
 /// The cache backend; clones share the same prices.
 #[derive(Debug, Clone)]
