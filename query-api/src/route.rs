@@ -14,6 +14,8 @@ pub enum Route {
     Refresh,
     /// `/api/v1/ltp/cached`
     Cached,
+    /// `/api/v1/pairs`
+    Pairs,
     /// `/health`
     Health,
     /// `/ready`
@@ -22,7 +24,7 @@ pub enum Route {
     Metrics,
     /// `/openapi.json`
     OpenApi,
-    /// `/docs` and its assets
+    /// `/docs` and its assets, and the same under `/swagger` (the seed's path)
     Docs,
     /// Anything else under `/api/v1/`
     ApiOther,
@@ -32,7 +34,7 @@ pub enum Route {
 
 impl Route {
     /// Number of variants (metrics size their per-route tables with it).
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 11;
 
     /// The route of a request path (a trailing `/` is ignored, as the router does).
     pub fn of(path: &str) -> Route {
@@ -44,12 +46,15 @@ impl Route {
             "/api/v1/ltp" => Route::Ltp,
             "/api/v1/ltp/refresh" => Route::Refresh,
             "/api/v1/ltp/cached" => Route::Cached,
+            "/api/v1/pairs" => Route::Pairs,
             "/health" => Route::Health,
             "/ready" => Route::Ready,
             "/metrics" => Route::Metrics,
             OPENAPI_PATH => Route::OpenApi,
             "/docs" => Route::Docs,
             p if p.starts_with("/docs/") => Route::Docs,
+            "/swagger" => Route::Docs,
+            p if p.starts_with("/swagger/") => Route::Docs,
             p if Route::is_api(p) => Route::ApiOther,
             _ => Route::Unknown,
         }
@@ -67,6 +72,7 @@ impl Route {
             Route::Ltp => "/api/v1/ltp",
             Route::Refresh => "/api/v1/ltp/refresh",
             Route::Cached => "/api/v1/ltp/cached",
+            Route::Pairs => "/api/v1/pairs",
             Route::Health => "/health",
             Route::Ready => "/ready",
             Route::Metrics => "/metrics",
@@ -99,6 +105,8 @@ mod tests {
         assert_eq!(Route::of("/api/v1"), Route::ApiOther);
         assert_eq!(Route::of("/api/v1x"), Route::Unknown);
         assert_eq!(Route::of("/docs/swagger-ui.css"), Route::Docs);
+        assert_eq!(Route::of("/swagger/index.html"), Route::Docs);
+        assert_eq!(Route::of("/api/v1/pairs"), Route::Pairs);
         assert_eq!(Route::of("/anything").label(), "/unknown");
         assert_eq!(Route::Unknown as usize + 1, Route::COUNT);
     }

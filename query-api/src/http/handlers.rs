@@ -3,9 +3,11 @@
 
 mod ltp;
 mod ops;
+mod pairs;
 mod query;
 mod refresh;
 
 pub use self::ltp::{GetCached, GetLtp};
 pub use self::ops::{GetMetrics, Health, Ready};
+pub use self::pairs::GetPairs;
 pub use self::refresh::PostRefresh;
