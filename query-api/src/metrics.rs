@@ -7,6 +7,7 @@
 //! addresses never become labels. Series used on every request are resolved once, up front.
 
 mod families;
+mod streams;
 
 use std::sync::Arc;
 
@@ -15,6 +16,8 @@ use prometheus::local::LocalHistogram;
 use prometheus::{Encoder, Registry, TextEncoder};
 
 use self::families::{Bus, Guard, Http, METHODS, Prices, Process, STATUSES};
+pub use self::streams::StreamSeries;
+use self::streams::Streams;
 use crate::route::Route;
 
 /// Prices served by one response, counted locally (see [`Metrics::hits`]).
@@ -74,6 +77,7 @@ struct Inner {
     prices: Prices,
     bus: Bus,
     guard: Guard,
+    streams: Streams,
     process: Process,
 }
 
@@ -98,6 +102,7 @@ impl Metrics {
             prices: Prices::register(&registry),
             bus: Bus::register(&registry),
             guard: Guard::register(&registry),
+            streams: Streams::register(&registry),
             process: Process::register(&registry),
             registry,
         }))

@@ -14,6 +14,10 @@ pub enum Route {
     Refresh,
     /// `/api/v1/ltp/cached`
     Cached,
+    /// `/api/v1/ltp/stream` (SSE)
+    Stream,
+    /// `/api/v1/ltp/ws` (WebSocket)
+    Ws,
     /// `/health`
     Health,
     /// `/ready`
@@ -32,7 +36,7 @@ pub enum Route {
 
 impl Route {
     /// Number of variants (metrics size their per-route tables with it).
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 12;
 
     /// The route of a request path (a trailing `/` is ignored, as the router does).
     pub fn of(path: &str) -> Route {
@@ -44,6 +48,8 @@ impl Route {
             "/api/v1/ltp" => Route::Ltp,
             "/api/v1/ltp/refresh" => Route::Refresh,
             "/api/v1/ltp/cached" => Route::Cached,
+            "/api/v1/ltp/stream" => Route::Stream,
+            "/api/v1/ltp/ws" => Route::Ws,
             "/health" => Route::Health,
             "/ready" => Route::Ready,
             "/metrics" => Route::Metrics,
@@ -53,6 +59,12 @@ impl Route {
             p if Route::is_api(p) => Route::ApiOther,
             _ => Route::Unknown,
         }
+    }
+
+    /// Whether a path is a stream endpoint (the API key may also come as `api_key` in the
+    /// query, since browsers' `EventSource` cannot set headers).
+    pub fn is_stream(path: &str) -> bool {
+        matches!(Route::of(path), Route::Stream | Route::Ws)
     }
 
     /// Whether a path is under `/api/v1` (rate limited).
@@ -67,6 +79,8 @@ impl Route {
             Route::Ltp => "/api/v1/ltp",
             Route::Refresh => "/api/v1/ltp/refresh",
             Route::Cached => "/api/v1/ltp/cached",
+            Route::Stream => "/api/v1/ltp/stream",
+            Route::Ws => "/api/v1/ltp/ws",
             Route::Health => "/health",
             Route::Ready => "/ready",
             Route::Metrics => "/metrics",
@@ -81,6 +95,7 @@ impl Route {
     pub fn allow(self) -> Option<&'static str> {
         match self {
             Route::Refresh => Some("POST"),
+            Route::Stream | Route::Ws => Some("GET"),
             Route::ApiOther | Route::Unknown => None,
             _ => Some("GET, HEAD"),
         }

@@ -5,7 +5,9 @@ mod ltp;
 mod ops;
 mod query;
 mod refresh;
+mod stream;
 
 pub use self::ltp::{GetCached, GetLtp};
 pub use self::ops::{GetMetrics, Health, Ready};
 pub use self::refresh::PostRefresh;
+pub use self::stream::GetStream;

@@ -11,7 +11,7 @@ use salvo::http::StatusCode;
 
 use super::bodies::PairError;
 use super::status::Answer;
-use crate::cache::{Entry, Lookup};
+use crate::cache::{Entry, Lookup, Miss};
 use crate::json;
 use crate::metrics::{Hits, Metrics};
 
@@ -57,21 +57,31 @@ pub fn ltp(
         if i > 0 {
             out.put_u8(b',');
         }
-        let error = PairError {
-            pair: pair.as_str().to_owned(),
-            error: FETCH_ERROR.to_owned(),
-            code: "PRICE_FETCH_ERROR".to_owned(),
-            message: format!(
-                "price not available in cache for {pair} (cache-only mode): {}",
-                miss.reason()
-            ),
-            reason: Some(miss.label().to_owned()),
-        };
-        // Into memory, from strings only: cannot fail.
-        let _ = json::write((&mut out).writer(), &error);
+        write_miss(&mut out, pair, miss);
     }
     out.put_slice(b"]}\n");
     (status, out.freeze())
+}
+
+/// The error of a pair without a fresh price, as REST answers it in `errors` and streams
+/// send it in their `unavailable` events.
+pub fn miss_error(pair: Pair, miss: Miss) -> PairError {
+    PairError {
+        pair: pair.as_str().to_owned(),
+        error: FETCH_ERROR.to_owned(),
+        code: "PRICE_FETCH_ERROR".to_owned(),
+        message: format!(
+            "price not available in cache for {pair} (cache-only mode): {}",
+            miss.reason()
+        ),
+        reason: Some(miss.label().to_owned()),
+    }
+}
+
+/// Appends [`miss_error`] as JSON.
+pub fn write_miss(out: &mut BytesMut, pair: Pair, miss: Miss) {
+    // Into memory, from strings only: cannot fail.
+    let _ = json::write(out.writer(), &miss_error(pair, miss));
 }
 
 /// `{"ltp":[…]}` with the fresh entries among `found`, sorted (for `/api/v1/ltp/cached`,

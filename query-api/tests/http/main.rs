@@ -5,4 +5,5 @@ mod ltp;
 mod middleware;
 mod ops;
 mod refresh;
+mod stream;
 mod support;

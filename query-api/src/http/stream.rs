@@ -1,0 +1,16 @@
+//! Streams: prices pushed to clients over SSE (`sse`) and WebSocket (`ws`), read from the
+//! board (`cache::Board`), never from the cache backend.
+//!
+//! Inside, one way: `sse`, `ws` → `cursor` → `event_id`; `sse`, `ws` → `progress` → `hub`.
+//!
+//! * `hub` — the open streams: caps, the shutdown token, a permit per stream.
+//! * `cursor` — one client's position per pair: snapshot, changes, conflation, expiry.
+//! * `event_id` — the resume id (SSE `id:`, WebSocket `since`), from the prices' own keys.
+//! * `progress` — whether a client takes what is written; the stall watchdog.
+//! * `sse` — one SSE client's body.
+
+pub mod cursor;
+pub mod event_id;
+pub mod hub;
+pub mod progress;
+pub mod sse;
