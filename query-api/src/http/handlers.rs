@@ -6,8 +6,10 @@ mod ops;
 mod query;
 mod refresh;
 mod stream;
+mod ws;
 
 pub use self::ltp::{GetCached, GetLtp};
 pub use self::ops::{GetMetrics, Health, Ready};
 pub use self::refresh::PostRefresh;
 pub use self::stream::GetStream;
+pub use self::ws::GetWs;

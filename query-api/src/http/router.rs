@@ -9,7 +9,9 @@
 use salvo::{Depot, FlowCtrl, Handler, Request, Response, Router, async_trait};
 use salvo_oapi::swagger_ui::SwaggerUi;
 
-use super::handlers::{GetCached, GetLtp, GetMetrics, GetStream, Health, PostRefresh, Ready};
+use super::handlers::{
+    GetCached, GetLtp, GetMetrics, GetStream, GetWs, Health, PostRefresh, Ready,
+};
 use super::middleware::{Edge, Guard};
 use super::openapi;
 use super::state::AppState;
@@ -30,7 +32,8 @@ pub fn router(state: AppState) -> Router {
                         .head(GetCached(state.clone())),
                 )
                 .push(Router::with_path("refresh").post(PostRefresh(state.clone())))
-                .push(Router::with_path("stream").get(GetStream::new(state.clone()))),
+                .push(Router::with_path("stream").get(GetStream::new(state.clone())))
+                .push(Router::with_path("ws").get(GetWs::new(state.clone()))),
         )
         .push(Router::with_path("health").get(Health).head(Health))
         .push(

@@ -60,6 +60,9 @@ pub enum ApiError {
         /// Seconds to wait before trying again (`Retry-After`).
         retry_after: u32,
     },
+    /// `GET /api/v1/ltp/ws` without a valid WebSocket upgrade (the reason given).
+    #[error("not a WebSocket upgrade: {0}")]
+    NotWebSocket(String),
     /// `streams.max_per_client` are open for this client.
     #[error("too many streams from this client")]
     TooManyClientStreams,
@@ -110,6 +113,11 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "TOO_MANY_STREAMS",
                 "this replica has no room for another stream; try again later",
+            ),
+            NotWebSocket(_) => (
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                format!("a WebSocket upgrade request is required ({self})"),
             ),
             TooManyClientStreams => fixed(
                 StatusCode::TOO_MANY_REQUESTS,

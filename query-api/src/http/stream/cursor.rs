@@ -66,7 +66,7 @@ impl Cursor {
     }
 
     /// The pairs followed, in order.
-    #[cfg_attr(not(test), expect(dead_code, reason = "WebSocket subscriptions, next"))]
+    #[cfg(test)]
     pub fn pairs(&self) -> impl Iterator<Item = Pair> + '_ {
         self.pairs.iter().map(|c| c.pair)
     }
@@ -78,7 +78,6 @@ impl Cursor {
 
     /// Follows more pairs (WebSocket subscribe); already followed ones are kept as they are.
     /// Returns the pairs added.
-    #[cfg_attr(not(test), expect(dead_code, reason = "WebSocket subscriptions, next"))]
     pub fn add(&mut self, pairs: &[Pair], resume: &[(Pair, Key)]) -> Vec<Pair> {
         let added: Vec<Pair> = pairs
             .iter()
@@ -91,7 +90,6 @@ impl Cursor {
     }
 
     /// Stops following `pairs`; returns those that were followed.
-    #[cfg_attr(not(test), expect(dead_code, reason = "WebSocket subscriptions, next"))]
     pub fn remove(&mut self, pairs: &[Pair]) -> Vec<Pair> {
         let removed: Vec<Pair> = pairs.iter().copied().filter(|p| self.follows(*p)).collect();
         self.pairs.retain(|c| !removed.contains(&c.pair));
@@ -154,7 +152,7 @@ impl Cursor {
     }
 
     /// The resume id of what was sent so far ([`event_id`]).
-    #[cfg_attr(not(test), expect(dead_code, reason = "WebSocket subscriptions, next"))]
+    #[cfg(test)]
     pub fn event_id(&self) -> String {
         self.sent_keys().event_id()
     }

@@ -206,7 +206,7 @@ fn millis(d: Duration) -> u64 {
 }
 
 /// The instant of a wall-clock Unix ms (now if past).
-fn instant_at(unix_ms: i64) -> Instant {
+pub(super) fn instant_at(unix_ms: i64) -> Instant {
     let now_ms = Timestamp::now().as_millisecond();
     let ahead = u64::try_from(unix_ms.saturating_sub(now_ms).saturating_add(1)).unwrap_or(0);
     Instant::now() + Duration::from_millis(ahead)
