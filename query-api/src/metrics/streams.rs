@@ -2,9 +2,8 @@
 //! refusals, disconnects by reason, and the delay from a price's arrival to its hand-over to
 //! each client's connection.
 
-use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
-};
+use common::metrics::Registrar;
+use prometheus::{Histogram, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec};
 
 use super::Metrics;
 
@@ -23,54 +22,41 @@ pub(super) struct Streams {
 }
 
 impl Streams {
-    pub fn register(r: &Registry) -> Streams {
-        let reg = |m: Box<dyn prometheus::core::Collector>| r.register(m).expect("unique metric");
-        let open = IntGaugeVec::new(
-            Opts::new("ltp_streams_open", "Streams open now, by kind (sse, ws)."),
-            &["kind"],
-        )
-        .expect("valid metric");
-        let counter = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            reg(Box::new(c.clone()));
-            c
-        };
-        let delivery = HistogramVec::new(
-            HistogramOpts::new(
-                "ltp_stream_delivery_seconds",
-                "Time from a price's arrival from NATS to its hand-over to a stream's connection.",
-            )
-            .buckets(DELIVERY_BUCKETS.to_vec()),
-            &["kind"],
-        )
-        .expect("valid metric");
-        reg(Box::new(open.clone()));
-        reg(Box::new(delivery.clone()));
-        Streams {
-            open,
-            events: counter(
+    pub fn register(r: Registrar<'_>) -> prometheus::Result<Streams> {
+        Ok(Streams {
+            open: r.gauge_vec(
+                "ltp_streams_open",
+                "Streams open now, by kind (sse, ws).",
+                &["kind"],
+            )?,
+            events: r.counter_vec(
                 "ltp_stream_events_total",
                 "Events written to streams, by kind and type (price, unavailable, heartbeat, close).",
                 &["kind", "type"],
-            ),
-            conflated: counter(
+            )?,
+            conflated: r.counter_vec(
                 "ltp_stream_conflated_total",
                 "Prices never sent to a stream because a newer one replaced them first (slow client).",
                 &["kind"],
-            ),
-            refused: counter(
+            )?,
+            refused: r.counter_vec(
                 "ltp_stream_refused_total",
                 "Streams refused: replica_cap (503), client_cap (429).",
                 &["kind", "reason"],
-            ),
-            disconnects: counter(
+            )?,
+            disconnects: r.counter_vec(
                 "ltp_stream_disconnects_total",
                 "Streams ended, by kind and reason: client (closed by the client), slow (stalled \
                  past streams.stall_timeout), shutdown, protocol (WebSocket garbage or error).",
                 &["kind", "reason"],
-            ),
-            delivery,
-        }
+            )?,
+            delivery: r.histogram_vec(
+                "ltp_stream_delivery_seconds",
+                "Time from a price's arrival from NATS to its hand-over to a stream's connection.",
+                DELIVERY_BUCKETS,
+                &["kind"],
+            )?,
+        })
     }
 }
 

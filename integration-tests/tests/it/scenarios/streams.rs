@@ -42,7 +42,7 @@ async fn sse_snapshot_then_updates_exact_with_both_caches() {
     ];
     for sse in &mut streams {
         assert_eq!(sse.status, 200);
-        let mut snapshot = vec![sse.event(WAIT).await, sse.event(WAIT).await];
+        let mut snapshot = [sse.event(WAIT).await, sse.event(WAIT).await];
         snapshot.sort_by_key(|e| e.price());
         let prices: Vec<_> = snapshot
             .iter()
