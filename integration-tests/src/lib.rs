@@ -16,6 +16,7 @@ pub mod process;
 pub mod query_api;
 pub mod security;
 pub mod sim;
+pub mod sse;
 
 pub use nats::TestNats;
 pub use redis::TestRedis;

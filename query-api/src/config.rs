@@ -3,9 +3,11 @@
 
 mod rules;
 mod sections;
+mod streams;
 
 pub use self::rules::{Access, Validated};
 pub use self::sections::{
     AccessLogConfig, AccessLogLevel, AuthConfig, CacheBackend, CacheConfig, Config, CorsConfig,
     LimitsConfig, MAX_URL_BYTES, RateLimitConfig, RedisConfig,
 };
+pub use self::streams::StreamsConfig;

@@ -14,6 +14,7 @@ mod request_id;
 mod router;
 mod state;
 mod status;
+mod stream;
 
 pub use self::middleware::read_buffer;
 pub use self::router::router;

@@ -73,7 +73,8 @@ pub use bus::consumer::offer;
 pub use bus::{RefreshError, Refresher};
 pub use config::{
     Access, AccessLogConfig, AccessLogLevel, AuthConfig, CacheBackend, CacheConfig, Config,
-    CorsConfig, LimitsConfig, MAX_URL_BYTES, RateLimitConfig, RedisConfig, Validated,
+    CorsConfig, LimitsConfig, MAX_URL_BYTES, RateLimitConfig, RedisConfig, StreamsConfig,
+    Validated,
 };
 pub use http::bodies;
 pub use http::{ApiError, AppState, State, router};

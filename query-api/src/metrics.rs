@@ -7,6 +7,7 @@
 //! addresses never become labels. Series used on every request are resolved once, up front.
 
 mod families;
+mod streams;
 
 use std::sync::Arc;
 
@@ -16,6 +17,8 @@ use prometheus::local::LocalHistogram;
 use prometheus::{Encoder, Registry, TextEncoder};
 
 use self::families::{Bus, Guard, Http, METHODS, Prices, Process, STATUSES};
+pub use self::streams::StreamSeries;
+use self::streams::Streams;
 use crate::route::Route;
 
 /// Prices served by one response, counted locally (see [`Metrics::hits`]).
@@ -75,6 +78,7 @@ struct Inner {
     prices: Prices,
     bus: Bus,
     guard: Guard,
+    streams: Streams,
     process: Process,
 }
 
@@ -105,6 +109,7 @@ impl Metrics {
                 prices: Prices::register(r)?,
                 bus: Bus::register(r)?,
                 guard: Guard::register(r)?,
+                streams: Streams::register(r)?,
                 process: Process::register(r)?,
                 registry: registry.clone(),
             })

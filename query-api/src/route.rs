@@ -16,6 +16,10 @@ pub enum Route {
     Cached,
     /// `/api/v1/pairs`
     Pairs,
+    /// `/api/v1/ltp/stream` (SSE)
+    Stream,
+    /// `/api/v1/ltp/ws` (WebSocket)
+    Ws,
     /// `/health`
     Health,
     /// `/ready`
@@ -34,7 +38,7 @@ pub enum Route {
 
 impl Route {
     /// Number of variants (metrics size their per-route tables with it).
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 13;
 
     /// The route of a request path (a trailing `/` is ignored, as the router does).
     pub fn of(path: &str) -> Route {
@@ -47,6 +51,8 @@ impl Route {
             "/api/v1/ltp/refresh" => Route::Refresh,
             "/api/v1/ltp/cached" => Route::Cached,
             "/api/v1/pairs" => Route::Pairs,
+            "/api/v1/ltp/stream" => Route::Stream,
+            "/api/v1/ltp/ws" => Route::Ws,
             "/health" => Route::Health,
             "/ready" => Route::Ready,
             "/metrics" => Route::Metrics,
@@ -58,6 +64,12 @@ impl Route {
             p if Route::is_api(p) => Route::ApiOther,
             _ => Route::Unknown,
         }
+    }
+
+    /// Whether a path is a stream endpoint (the API key may also come as `api_key` in the
+    /// query, since browsers' `EventSource` cannot set headers).
+    pub fn is_stream(path: &str) -> bool {
+        matches!(Route::of(path), Route::Stream | Route::Ws)
     }
 
     /// Whether a path is under `/api/v1` (rate limited).
@@ -73,6 +85,8 @@ impl Route {
             Route::Refresh => "/api/v1/ltp/refresh",
             Route::Cached => "/api/v1/ltp/cached",
             Route::Pairs => "/api/v1/pairs",
+            Route::Stream => "/api/v1/ltp/stream",
+            Route::Ws => "/api/v1/ltp/ws",
             Route::Health => "/health",
             Route::Ready => "/ready",
             Route::Metrics => "/metrics",
@@ -87,6 +101,7 @@ impl Route {
     pub fn allow(self) -> Option<&'static str> {
         match self {
             Route::Refresh => Some("POST"),
+            Route::Stream | Route::Ws => Some("GET"),
             Route::ApiOther | Route::Unknown => None,
             _ => Some("GET, HEAD"),
         }

@@ -153,6 +153,8 @@ impl QueryApi {
             () = shutdown.cancelled() => {
                 tracing::info!(grace = ?grace, "draining in-flight requests");
                 state.readiness.begin_shutdown();
+                // Streams get their final event and end now: they do not hold the drain.
+                state.streams.close_all();
                 handle.stop_graceful(Some(grace));
                 serve.await.context("server stopped while draining")?;
             }

@@ -5,6 +5,7 @@
 
 use std::cmp::Ordering;
 use std::sync::OnceLock;
+use std::time::Instant;
 
 use bytes::{BufMut, Bytes};
 use common::message::{DecodeError, Encoding};
@@ -17,6 +18,8 @@ use sha2::{Digest, Sha256};
 pub struct Entry {
     msg: PriceMessage,
     published_ms: i64,
+    /// When this process received the price (streams measure their delivery from it).
+    arrived: Instant,
     /// `{"pair":…,"amount":…,"price":…,"timestamp":…,"age_ms":` — then the age — then the rest.
     item: Box<str>,
     age_at: usize,
@@ -77,6 +80,7 @@ impl Entry {
         };
         Entry {
             published_ms: msg.published_at.as_millisecond(),
+            arrived: Instant::now(),
             msg,
             item: item.into_boxed_str(),
             age_at,
@@ -88,6 +92,11 @@ impl Entry {
     /// The message this entry was built from.
     pub fn message(&self) -> &PriceMessage {
         &self.msg
+    }
+
+    /// When this process received (or decoded) the price.
+    pub fn arrived(&self) -> Instant {
+        self.arrived
     }
 
     /// The pair (of the message).

@@ -39,6 +39,7 @@ impl Config {
         let trusted_proxies = self.validate_rate_limit()?;
         let (key_header, api_keys) = self.validate_auth()?;
         self.validate_limits()?;
+        self.streams.validate()?;
         self.logging.validate()?;
         self.business.validate()?;
         Ok(Derived {

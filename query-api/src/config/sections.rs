@@ -28,6 +28,8 @@ pub struct Config {
     pub cors: CorsConfig,
     /// `limits`: request size and time bounds.
     pub limits: LimitsConfig,
+    /// `streams`: the SSE and WebSocket endpoints.
+    pub streams: super::streams::StreamsConfig,
     /// `logging`.
     pub logging: LoggingConfig,
     /// `access_log`: the one line logged per request.

@@ -6,8 +6,12 @@ mod ops;
 mod pairs;
 mod query;
 mod refresh;
+mod stream;
+mod ws;
 
 pub use self::ltp::{GetCached, GetLtp};
 pub use self::ops::{GetMetrics, Health, Ready};
 pub use self::pairs::GetPairs;
 pub use self::refresh::PostRefresh;
+pub use self::stream::GetStream;
+pub use self::ws::GetWs;

@@ -62,21 +62,7 @@ pub fn ltp(
     let mut first = true;
     for (pair, miss) in misses {
         metrics.price_miss(pair);
-        let error = PairError {
-            pair: pair.as_str().to_owned(),
-            error: FETCH_ERROR.to_owned(),
-            code: "PRICE_FETCH_ERROR".to_owned(),
-            message: format!(
-                "price not available in cache for {pair} (cache-only mode): {}",
-                miss.reason()
-            ),
-            reason: Some(miss.label().to_owned()),
-            age_ms: match miss {
-                Miss::Stale { age_ms } => Some(age_ms),
-                _ => None,
-            },
-        };
-        write_error(&mut out, &mut first, &error);
+        write_error(&mut out, &mut first, &miss_error(pair, miss));
     }
     for refused in rejected {
         let error = PairError {
@@ -99,6 +85,31 @@ fn write_error(out: &mut BytesMut, first: &mut bool, error: &PairError) {
     }
     // Into memory, from strings and integers only: cannot fail.
     let _ = json::write((&mut *out).writer(), error);
+}
+
+/// The error of a pair without a fresh price, as REST answers it in `errors` and streams
+/// send it in their `unavailable` events.
+pub fn miss_error(pair: Pair, miss: Miss) -> PairError {
+    PairError {
+        pair: pair.as_str().to_owned(),
+        error: FETCH_ERROR.to_owned(),
+        code: "PRICE_FETCH_ERROR".to_owned(),
+        message: format!(
+            "price not available in cache for {pair} (cache-only mode): {}",
+            miss.reason()
+        ),
+        reason: Some(miss.label().to_owned()),
+        age_ms: match miss {
+            Miss::Stale { age_ms } => Some(age_ms),
+            _ => None,
+        },
+    }
+}
+
+/// Appends [`miss_error`] as JSON.
+pub fn write_miss(out: &mut BytesMut, pair: Pair, miss: Miss) {
+    // Into memory, from strings and integers only: cannot fail.
+    let _ = json::write(out.writer(), &miss_error(pair, miss));
 }
 
 /// `{"ltp":[…]}` with the fresh entries among `found`, sorted (for `/api/v1/ltp/cached`,

@@ -19,7 +19,7 @@ use salvo::http::{HeaderValue, StatusCode};
 use salvo::{Depot, FlowCtrl, Handler, Request, Response, async_trait};
 
 use self::auth::ApiKeys;
-use self::client_ip::TrustedProxies;
+pub use self::client_ip::TrustedProxies;
 use self::cors::Cors;
 pub use self::limits::read_buffer;
 use self::rate_limit::{Decision, RateLimiter};

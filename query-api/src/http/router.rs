@@ -10,7 +10,9 @@ use salvo::{Depot, FlowCtrl, Handler, Request, Response, Router, async_trait};
 use salvo_compression::{Compression, CompressionLevel};
 use salvo_oapi::swagger_ui::SwaggerUi;
 
-use super::handlers::{GetCached, GetLtp, GetMetrics, GetPairs, Health, PostRefresh, Ready};
+use super::handlers::{
+    GetCached, GetLtp, GetMetrics, GetPairs, GetStream, GetWs, Health, PostRefresh, Ready,
+};
 use super::middleware::{Edge, Guard};
 use super::openapi;
 use super::state::AppState;
@@ -40,7 +42,9 @@ pub fn router(state: AppState) -> Router {
                         .get(GetCached(state.clone()))
                         .head(GetCached(state.clone())),
                 )
-                .push(Router::with_path("refresh").post(PostRefresh(state.clone()))),
+                .push(Router::with_path("refresh").post(PostRefresh(state.clone())))
+                .push(Router::with_path("stream").get(GetStream::new(state.clone())))
+                .push(Router::with_path("ws").get(GetWs::new(state.clone()))),
         )
         .push(
             Router::with_path("api/v1/pairs")

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::bus::Refresher;
 use crate::cache::{Board, Cache};
 use crate::config::{Access, Config, Validated};
+use crate::http::stream::hub::Hub;
 use crate::metrics::Metrics;
 use crate::params::Served;
 use crate::readiness::Readiness;
@@ -24,6 +25,8 @@ pub struct State {
     /// The newest price per pair this replica received, whatever the backend (streams read
     /// it). Its fan-out ([`Board::fan_out`]) is run by the service, or by the embedder.
     pub board: Board,
+    /// The open streams (SSE, WebSocket): caps and the shutdown token.
+    pub streams: Hub,
     /// `business.supported_pairs`, prepared for parsing request parameters.
     pub served: Served,
     /// Maximum age of a price served, in milliseconds (`cache.ttl`).
@@ -52,6 +55,7 @@ impl AppState {
         AppState(Arc::new(State {
             cache,
             board: Board::new(),
+            streams: Hub::new(config.streams.clone(), metrics.clone()),
             served: derived.served,
             ttl_ms: u64::try_from(config.cache.ttl.as_millis()).unwrap_or(u64::MAX),
             refresher,

@@ -54,6 +54,18 @@ pub enum ApiError {
     /// Handling took longer than `limits.request_timeout`.
     #[error("request timed out")]
     Timeout,
+    /// `streams.max_streams` are open on this replica, or it is stopping.
+    #[error("too many streams on this replica")]
+    TooManyStreams {
+        /// Seconds to wait before trying again (`Retry-After`).
+        retry_after: u32,
+    },
+    /// `GET /api/v1/ltp/ws` without a valid WebSocket upgrade (the reason given).
+    #[error("not a WebSocket upgrade: {0}")]
+    NotWebSocket(String),
+    /// `streams.max_per_client` are open for this client.
+    #[error("too many streams from this client")]
+    TooManyClientStreams,
 }
 
 impl ApiError {
@@ -97,6 +109,21 @@ impl ApiError {
                 "TIMEOUT",
                 "the request took too long",
             ),
+            TooManyStreams { .. } => fixed(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "TOO_MANY_STREAMS",
+                "this replica has no room for another stream; try again later",
+            ),
+            NotWebSocket(_) => (
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                format!("a WebSocket upgrade request is required ({self})"),
+            ),
+            TooManyClientStreams => fixed(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_STREAMS",
+                "too many streams open from this client; close one first",
+            ),
         }
     }
 
@@ -133,6 +160,13 @@ impl ApiError {
                         limit_info: "Please reduce your request rate and try again".into(),
                         retry_after_seconds: *retry_after,
                     },
+                    error: error.into(),
+                    message,
+                })
+            }
+            ApiError::TooManyStreams { retry_after } => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after));
+                bodies::to_json(&ErrorBody {
                     error: error.into(),
                     message,
                 })

@@ -9,4 +9,5 @@ mod middleware;
 mod ops;
 mod refresh;
 mod registry;
+mod stream;
 mod support;

@@ -43,7 +43,10 @@ mod plain_subscriber;
 mod redis_restart;
 mod replicas;
 mod sigterm;
+mod stream_load;
+mod streams;
 mod two_ingestors;
+mod websocket;
 
 /// How long any single wait may take on a loaded two-core machine.
 pub const WAIT: Duration = Duration::from_secs(30);

@@ -13,6 +13,8 @@ use sha2::{Digest, Sha256};
 
 use crate::config::AuthConfig;
 use crate::http::status::ApiError;
+use crate::params::query_param;
+use crate::route::Route;
 
 /// The accepted keys and the paths that need none.
 #[derive(Clone)]
@@ -51,8 +53,12 @@ impl ApiKeys {
         })
     }
 
-    /// Accepts the request or says which 401 it gets.
+    /// Accepts the request or says which 401 it gets. On the stream endpoints the key may
+    /// also be the `api_key` query parameter (browsers' `EventSource` cannot set headers).
     pub fn check(&self, req: &Request) -> Result<(), ApiError> {
+        let in_query = Route::is_stream(req.uri().path())
+            .then(|| query_param(req.uri().query(), "api_key").ok().flatten())
+            .flatten();
         let presented = req
             .headers()
             .get(&self.header)
@@ -62,6 +68,12 @@ impl ApiKeys {
                 req.headers()
                     .get(AUTHORIZATION)
                     .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+                    .filter(|v| !v.is_empty())
+            })
+            .or_else(|| {
+                in_query
+                    .as_deref()
+                    .map(str::as_bytes)
                     .filter(|v| !v.is_empty())
             })
             .ok_or(ApiError::ApiKeyMissing)?;
@@ -140,6 +152,28 @@ mod tests {
         ));
         assert!(matches!(
             k.check(&with("X-API-Key", "")),
+            Err(ApiError::ApiKeyMissing)
+        ));
+    }
+
+    #[test]
+    fn the_query_key_counts_on_stream_endpoints_only() {
+        let k = keys();
+        let get = |url: &str| TestClient::get(url).build();
+        assert!(
+            k.check(&get("http://h/api/v1/ltp/stream?api_key=alpha"))
+                .is_ok()
+        );
+        assert!(
+            k.check(&get("http://h/api/v1/ltp/ws?pair=X&api_key=beta"))
+                .is_ok()
+        );
+        assert!(matches!(
+            k.check(&get("http://h/api/v1/ltp/stream?api_key=gamma")),
+            Err(ApiError::ApiKeyInvalid)
+        ));
+        assert!(matches!(
+            k.check(&get("http://h/api/v1/ltp?api_key=alpha")),
             Err(ApiError::ApiKeyMissing)
         ));
     }
