@@ -5,6 +5,7 @@
 //! → `bodies`, `state`, `request_id`.
 
 pub mod bodies;
+mod feed_body;
 mod handlers;
 mod ltp_body;
 mod middleware;

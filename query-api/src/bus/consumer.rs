@@ -12,6 +12,7 @@ use futures::stream::select_all;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::{Cache, Entry, Offer};
+use crate::feed::FeedStatus;
 use crate::metrics::Metrics;
 use crate::params::Served;
 
@@ -29,11 +30,12 @@ pub async fn subscribe(
     Ok(subscribers)
 }
 
-/// Feeds the cache until `token` is cancelled.
+/// Feeds the cache, and notes each price's ingestor in `feed`, until `token` is cancelled.
 pub async fn run(
     subscribers: Vec<Subscriber>,
     subjects: Subjects,
     cache: Cache,
+    feed: FeedStatus,
     metrics: Metrics,
     token: CancellationToken,
 ) {
@@ -42,7 +44,7 @@ pub async fn run(
         tokio::select! {
             () = token.cancelled() => return,
             message = messages.next() => match message {
-                Some(message) => handle(&message, &subjects, &cache, &metrics),
+                Some(message) => handle(&message, &subjects, &cache, &feed, &metrics),
                 None => return,
             },
         }
@@ -50,7 +52,13 @@ pub async fn run(
 }
 
 /// Decodes one message and offers it to the cache.
-fn handle(message: &Message, subjects: &Subjects, cache: &Cache, metrics: &Metrics) {
+fn handle(
+    message: &Message,
+    subjects: &Subjects,
+    cache: &Cache,
+    feed: &FeedStatus,
+    metrics: &Metrics,
+) {
     let Some(pair) = subjects.pair_of(&message.subject) else {
         metrics.nats_message("invalid");
         return;
@@ -73,6 +81,7 @@ fn handle(message: &Message, subjects: &Subjects, cache: &Cache, metrics: &Metri
             return;
         }
     };
+    feed.price(&msg);
     offer(cache, metrics, msg);
 }
 

@@ -9,7 +9,9 @@
 use salvo::{Depot, FlowCtrl, Handler, Request, Response, Router, async_trait};
 use salvo_oapi::swagger_ui::SwaggerUi;
 
-use super::handlers::{GetCached, GetLtp, GetMetrics, Health, PostRefresh, Ready};
+use super::handlers::{
+    BoardAsset, BoardPage, GetCached, GetLtp, GetMetrics, GetStatus, Health, PostRefresh, Ready,
+};
 use super::middleware::{Edge, Guard};
 use super::openapi;
 use super::state::AppState;
@@ -30,6 +32,11 @@ pub fn router(state: AppState) -> Router {
                         .head(GetCached(state.clone())),
                 )
                 .push(Router::with_path("refresh").post(PostRefresh(state.clone()))),
+        )
+        .push(
+            Router::with_path("api/v1/status")
+                .get(GetStatus(state.clone()))
+                .head(GetStatus(state.clone())),
         )
         .push(Router::with_path("health").get(Health).head(Health))
         .push(
@@ -53,6 +60,12 @@ pub fn router(state: AppState) -> Router {
             SwaggerUi::new(OPENAPI_PATH)
                 .title("ltp query-api")
                 .into_router("docs"),
+        )
+        .push(Router::new().get(BoardPage).head(BoardPage))
+        .push(
+            Router::with_path("board/{name}")
+                .get(BoardAsset)
+                .head(BoardAsset),
         )
         .push(Router::with_path("{**rest}").goal(Fallback))
 }
