@@ -8,6 +8,8 @@
   const SPARK_POINTS = 120;
   const STATUS_EVERY_MS = 5000;
   const TICK_MS = 250;
+  // Only when query-api has no stream (404): how often GET /api/v1/ltp is read instead.
+  const POLL_MS = 500;
 
   const $ = (id) => document.getElementById(id);
   const el = (tag, cls, text) => {
@@ -23,6 +25,7 @@
     rows: new Map(),
     stream: null,
     streamOpened: false,
+    polling: false,
     retryTimer: 0,
   };
 
@@ -225,10 +228,9 @@
     const min = Math.min(...values);
     const max = Math.max(...values);
     const span = max - min || 1;
-    const step = 100 / (SPARK_POINTS - 1);
-    const offset = 100 - step * (values.length - 1);
+    const step = 100 / (values.length - 1);
     const points = values.map((v, i) => {
-      const x = offset + i * step;
+      const x = i * step;
       const y = 22 - ((v - min) / span) * 20;
       return `${x.toFixed(2)},${y.toFixed(2)}`;
     });
@@ -303,7 +305,7 @@
         words = `${words} (${body.message})`;
       }
       for (const item of body.ltp || []) applyPrice(item);
-      row.outcome.textContent = `${words} at ${new Date().toLocaleTimeString()}`;
+      row.outcome.textContent = `${words} at ${new Date().toTimeString().slice(0, 8)}`;
       row.outcome.dataset.kind = response.status === 200 ? "ok" : "error";
       if (response.status === 401) askForKey(Boolean(apiKey()));
     } catch (_) {
@@ -319,7 +321,7 @@
   function describeFeed(status) {
     if (!status.nats_connected) return { state: "down", text: "feed: this replica is not connected to NATS" };
     if (!status.ingestor_present) {
-      const seen = status.ingestor_last_seen ? `, last heard of at ${new Date(status.ingestor_last_seen).toLocaleTimeString()}` : "";
+      const seen = status.ingestor_last_seen ? `, last heard of at ${new Date(status.ingestor_last_seen).toTimeString().slice(0, 8)}` : "";
       return { state: "down", text: `feed: no ingestor heard of within the TTL${seen}` };
     }
     const parts = [`socket ${status.socket}`];
@@ -358,6 +360,7 @@
   function stopStream() {
     if (board.stream) board.stream.close();
     board.stream = null;
+    board.polling = false;
     clearTimeout(board.retryTimer);
   }
 
@@ -417,6 +420,7 @@
       const controller = new AbortController();
       const response = await fetch(streamUrl(), { signal: controller.signal, headers: headers() });
       controller.abort();
+      if (response.status === 404) return startPolling();
       if (!response.ok) {
         const why = await refusal(response);
         if (why.auth) return askForKey(Boolean(apiKey()));
@@ -428,6 +432,38 @@
     }
     clearTimeout(board.retryTimer);
     board.retryTimer = setTimeout(openStream, wait * 1000);
+  }
+
+  // --- polling, for a query-api without the stream --------------------------------------------
+
+  async function pollPrices() {
+    if (!board.polling) return;
+    try {
+      const response = await fetch(`/api/v1/ltp?pair=${encodeURIComponent(board.pairs.join(","))}`, { headers: headers() });
+      if (response.status === 401) return askForKey(Boolean(apiKey()));
+      if ([200, 206, 503].includes(response.status)) {
+        const body = await response.json();
+        for (const item of body.ltp || []) applyPrice(item);
+        for (const error of body.errors || []) applyUnavailable(error.pair, error.message);
+        setConnection("live", "live (polling)");
+        showMessage("");
+      } else {
+        const why = await refusal(response);
+        showMessage(why.text);
+        setConnection("reconnecting", "reconnecting…");
+        board.retryTimer = setTimeout(pollPrices, why.retryS * 1000);
+        return;
+      }
+    } catch (_) {
+      setConnection("reconnecting", "reconnecting…");
+    }
+    board.retryTimer = setTimeout(pollPrices, POLL_MS);
+  }
+
+  function startPolling() {
+    board.polling = true;
+    clearTimeout(board.retryTimer);
+    pollPrices();
   }
 
   // --- start ---------------------------------------------------------------------------------
@@ -493,7 +529,21 @@
     board.pairs = pairs;
     showMessage("");
     pollStatus();
-    openStream();
+    if (await streamOffered()) openStream();
+    else startPolling();
+  }
+
+  // Whether this query-api has the stream: its OpenAPI document lists every path. (Probing the
+  // stream itself would log a 404 in the console of a query-api without it.)
+  async function streamOffered() {
+    try {
+      const response = await fetch("/openapi.json", { headers: headers() });
+      if (!response.ok) return true;
+      const doc = await response.json();
+      return Boolean(doc.paths && doc.paths["/api/v1/ltp/stream"]);
+    } catch (_) {
+      return true;
+    }
   }
 
   setInterval(pollStatus, STATUS_EVERY_MS);
