@@ -5,6 +5,7 @@
 //! served): an older one is reported as expired, never served. The TTL is enforced here, in
 //! [`Cache::lookup`]; Redis also drops a key when its price's freshness runs out.
 
+mod board;
 mod entry;
 mod memory;
 mod outcome;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use common::Pair;
 
+pub use self::board::Board;
 pub use self::entry::Entry;
 pub use self::memory::MemoryCache;
 pub use self::outcome::{Error, Lookup, Miss, Offer};

@@ -80,10 +80,12 @@ impl QueryApi {
             subscribers,
             subjects.clone(),
             state.cache.clone(),
+            state.board.clone(),
             state.feed.clone(),
             state.metrics.clone(),
             token.clone(),
         ));
+        tasks.spawn(state.board.clone().fan_out(token.clone()));
         let statuses = status::subscribe(&client, subjects.status())
             .await
             .context("subscribing to the status subject")?;
@@ -94,6 +96,7 @@ impl QueryApi {
             use_jetstream,
             refresher: state.refresher.clone(),
             cache: state.cache.clone(),
+            board: state.board.clone(),
             served: state.served.clone(),
             readiness: state.readiness.clone(),
             metrics: state.metrics.clone(),

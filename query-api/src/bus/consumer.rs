@@ -11,7 +11,7 @@ use futures::StreamExt;
 use futures::stream::select_all;
 use tokio_util::sync::CancellationToken;
 
-use crate::cache::{Cache, Entry, Offer};
+use crate::cache::{Board, Cache, Entry, Offer};
 use crate::feed::FeedStatus;
 use crate::metrics::Metrics;
 use crate::params::Served;
@@ -30,11 +30,13 @@ pub async fn subscribe(
     Ok(subscribers)
 }
 
-/// Feeds the cache, and notes each price's ingestor in `feed`, until `token` is cancelled.
+/// Feeds the cache and the board, and notes each price's ingestor in `feed`, until `token` is
+/// cancelled.
 pub async fn run(
     subscribers: Vec<Subscriber>,
     subjects: Subjects,
     cache: Cache,
+    board: Board,
     feed: FeedStatus,
     metrics: Metrics,
     token: CancellationToken,
@@ -44,7 +46,7 @@ pub async fn run(
         tokio::select! {
             () = token.cancelled() => return,
             message = messages.next() => match message {
-                Some(message) => handle(&message, &subjects, &cache, &feed, &metrics),
+                Some(message) => handle(&message, &subjects, &cache, &board, &feed, &metrics),
                 None => return,
             },
         }
@@ -56,6 +58,7 @@ fn handle(
     message: &Message,
     subjects: &Subjects,
     cache: &Cache,
+    board: &Board,
     feed: &FeedStatus,
     metrics: &Metrics,
 ) {
@@ -82,12 +85,13 @@ fn handle(
         }
     };
     feed.price(&msg);
-    offer(cache, metrics, msg);
+    offer(cache, board, metrics, msg);
 }
 
-/// Offers a decoded price to the cache, with metrics.
-pub fn offer(cache: &Cache, metrics: &Metrics, msg: common::PriceMessage) -> Offer {
+/// Offers a decoded price to the board (streams) and the cache, with metrics.
+pub fn offer(cache: &Cache, board: &Board, metrics: &Metrics, msg: common::PriceMessage) -> Offer {
     let entry = Arc::new(Entry::new(msg));
+    board.offer(entry.clone());
     let outcome = cache.offer(entry.clone());
     // Redis writes are counted by its writer, when they happen.
     if matches!(cache, Cache::Memory(_)) {

@@ -55,6 +55,9 @@ impl PostRefresh {
             Ok(reply) => Outcome::of(&pairs, reply),
             Err(err) => return err.write_to(res),
         };
+        for entry in &outcome.entries {
+            state.board.offer(entry.clone());
+        }
         if let Err(err) = state.cache.store(outcome.entries.clone()).await {
             state.metrics.refresh("cache_error");
             return ApiError::CacheUnavailable(Some(err)).write_to(res);
