@@ -383,7 +383,8 @@ async fn board_reconnects_and_catches_up_after_a_restart() {
     api.stop().await.expect("query-api stops");
     eventually(SHOW, "the page says it is reconnecting", || async {
         let pill = browser.text("#connection").await?;
-        pill.contains("reconnecting").then_some(())
+        let message = browser.text("#message").await?;
+        (pill.contains("reconnecting") && message.contains("Lost the connection")).then_some(())
     })
     .await;
     let btc = stack.sim.control().last_price("BTC/USD").expect("offered");
@@ -477,4 +478,29 @@ async fn enter_key(browser: &Browser, key: &str) {
         .send_keys(&format!("{key}\u{e007}"))
         .await
         .expect("type");
+}
+
+#[tokio::test]
+async fn board_says_when_it_is_rate_limited() {
+    let stack = stack(|c| {
+        c.rate_limit.enabled = true;
+        c.rate_limit.capacity = 4;
+        c.rate_limit.refill_rate = 1;
+    })
+    .await;
+    let driver = Chromedriver::start().await.expect("chromedriver");
+    let browser = driver.browser(1280, 720).await.expect("browser");
+    browser.goto(&stack.url("/")).await.expect("load");
+    let message = eventually(WAIT, "the 429 message", || async {
+        browser
+            .text("#message")
+            .await
+            .filter(|m| m.contains("(429)"))
+    })
+    .await;
+    assert!(
+        message.starts_with("Too many requests from this address (429). Retrying in "),
+        "{message}"
+    );
+    browser.close().await;
 }

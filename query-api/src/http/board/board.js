@@ -10,6 +10,7 @@
   const TICK_MS = 250;
   // Only when query-api has no stream (404): how often GET /api/v1/ltp is read instead.
   const POLL_MS = 500;
+  const LOST = "Lost the connection to query-api (restarting or shutting down?); reconnecting…";
 
   const $ = (id) => document.getElementById(id);
   const el = (tag, cls, text) => {
@@ -406,6 +407,7 @@
       if (source !== board.stream) return;
       if (source.readyState === EventSource.CONNECTING) {
         setConnection("reconnecting", "reconnecting…");
+        if ($("message").hidden) showMessage(LOST, "info");
         return;
       }
       // Closed: refused with a status (EventSource does not say which); ask again to learn it.
@@ -456,6 +458,7 @@
       }
     } catch (_) {
       setConnection("reconnecting", "reconnecting…");
+      showMessage(LOST, "info");
     }
     board.retryTimer = setTimeout(pollPrices, POLL_MS);
   }
