@@ -397,12 +397,15 @@
       const data = parse(event);
       if (data && data.pair) applyUnavailable(data.pair, data.message || data.error || data.reason);
     });
-    const closing = (event) => {
+    // The server's last event before it ends the stream: `shutdown` or `slow`.
+    source.addEventListener("close", (event) => {
       const data = parse(event) || {};
       setConnection("reconnecting", "reconnecting…");
-      showMessage(`query-api is shutting down${data.message ? ": " + data.message : ""}; reconnecting…`, "info");
-    };
-    for (const name of ["shutdown", "closing", "close", "goodbye"]) source.addEventListener(name, closing);
+      const why = data.reason === "slow"
+        ? "This page fell behind the stream"
+        : "query-api is shutting down";
+      showMessage(`${why}; reconnecting…`, "info");
+    });
     source.addEventListener("error", () => {
       if (source !== board.stream) return;
       if (source.readyState === EventSource.CONNECTING) {
