@@ -342,6 +342,7 @@
   }
 
   async function pollStatus() {
+    if (!$("key-form").hidden) return;
     try {
       const { status } = await fetchStatus();
       if (status) {
@@ -505,7 +506,14 @@
     let pairs = wanted.pairs;
     let initial = [];
     const query = wanted.asked ? `?pair=${encodeURIComponent(wanted.asked)}` : "";
-    const response = await fetch(`/api/v1/ltp${query}`, { headers: headers() });
+    let response;
+    try {
+      response = await fetch(`/api/v1/ltp${query}`, { headers: headers() });
+    } catch (_) {
+      showMessage("query-api cannot be reached; retrying…", "info");
+      board.retryTimer = setTimeout(start, 3000);
+      return;
+    }
     if (response.status === 400) {
       showMessage(`${await bodyMessage(response)}. Showing nothing: fix the pair in the address (or remove ?pair= for every pair).`);
       setConnection("offline", "not started");
