@@ -30,7 +30,8 @@ const SHOW: Duration = Duration::from_secs(10);
 struct Stack {
     _nats: TestNats,
     sim: Simulator,
-    _ingestor: RunningIngestor,
+    /// `None` once stopped.
+    ingestor: Option<RunningIngestor>,
     /// `None` while it restarts.
     api: Option<RunningQueryApi>,
     base: String,
@@ -55,7 +56,7 @@ async fn stack(configure: impl FnOnce(&mut Config)) -> Stack {
     Stack {
         _nats: nats,
         sim,
-        _ingestor: ingestor,
+        ingestor: Some(ingestor),
         base: api.url(""),
         api: Some(api),
         config,
@@ -426,6 +427,25 @@ async fn board_reconnects_and_catches_up_after_a_restart() {
             .then_some(())
     })
     .await;
+
+    // Without an ingestor, a refresh says so in words.
+    let (result, _) = stack.ingestor.take().expect("running").stop().await;
+    result.expect("ingestor stops");
+    let button = browser
+        .client
+        .find(Locator::Css(
+            "#rows tr[data-pair=\"ETH/USD\"] button.refresh",
+        ))
+        .await
+        .expect("refresh button");
+    button.click().await.expect("click");
+    let outcome = eventually(SHOW, "the refresh outcome", || async {
+        let outcome = row(&browser, "ETH/USD", ".outcome").await?;
+        (!outcome.is_empty() && outcome != "refreshing…").then_some(outcome)
+    })
+    .await;
+    let said = "unavailable: no ingestor is running to refresh prices at ";
+    assert!(outcome.starts_with(said), "{outcome}");
     browser.close().await;
 }
 

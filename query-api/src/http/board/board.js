@@ -303,7 +303,7 @@
         const error = (body.errors || [])[0];
         words = `Kraken failed: ${error ? error.message : body.message || "no detail"}`;
       } else if (response.status !== 200 && body.message) {
-        words = `${words} (${body.message})`;
+        words = `${words.split(":")[0]}: ${body.message}`;
       }
       for (const item of body.ltp || []) applyPrice(item);
       row.outcome.textContent = `${words} at ${new Date().toTimeString().slice(0, 8)}`;
