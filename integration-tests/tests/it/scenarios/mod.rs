@@ -19,6 +19,7 @@
 //! | 9 two ingestors at once | `two_ingestors.rs` |
 //! | 10 SIGTERM under load | `sigterm.rs` |
 //! | 11–14 a three-node NATS cluster: nodes killed and restarted | `cluster/` |
+//! | 15 Kraken's clock off ours, two ingestors' clocks apart: the last trade wins | `kraken_clock.rs` |
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +35,7 @@ use tokio::task::JoinHandle;
 
 mod cluster;
 mod ingestor_killed;
+mod kraken_clock;
 mod kraken_faults;
 mod nats_restart;
 mod pipeline;
