@@ -8,6 +8,7 @@
 #   bench/ab.sh OLD_BINARY NEW_BINARY
 #   A_ENV="ACCESS_LOG_LEVEL=off" bench/ab.sh target/release/query-api target/release/query-api
 #   ROUNDS=7 PATHS="/api/v1/ltp?pair=BTC/USD" bench/ab.sh a b
+#   WRK_HEADER="Accept-Encoding: gzip" bench/ab.sh a b    # one extra header on every request
 #
 # Prints, per path, the median req/s of each side with its spread (min–max) and the change from
 # A to B, and the same for the server CPU time per request; results.jsonl in $OUT keeps every

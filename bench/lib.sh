@@ -157,7 +157,9 @@ wrk_run() { # case url round [server pid]
   raw="$OUT/raw/wrk-$pass-$(printf '%s' "$1" | tr -c 'A-Za-z0-9_.-' '_')-$3.txt"   # case may hold a path
   mkdir -p "$OUT/raw"
   [ -n "$pid" ] && c0=$(cpu_ticks "$pid")
-  "${ON_CLIENT[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$url" > "$raw"
+  # WRK_HEADER (optional): one request header for every request, e.g. "Accept-Encoding: gzip".
+  "${ON_CLIENT[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
+    ${WRK_HEADER:+-H "$WRK_HEADER"} "$url" > "$raw"
   [ -n "$pid" ] && c1=$(cpu_ticks "$pid")
   python3 - "$case" "$round" "$raw" "$((c1 - c0))" "$(getconf CLK_TCK)" <<'PY' | tag >> "$RESULTS"
 import json, re, sys

@@ -35,6 +35,7 @@ static BY_REST_NAME: LazyLock<HashMap<&'static str, Pair>> = LazyLock::new(|| {
 });
 static BY_V1_NAME: LazyLock<HashMap<&'static str, Pair>> =
     LazyLock::new(|| index(|m| m.ws_v1_name));
+static BY_TOKEN: LazyLock<HashMap<&'static str, Pair>> = LazyLock::new(|| index(|m| m.token));
 
 fn index(name: impl Fn(&Market) -> &'static str) -> HashMap<&'static str, Pair> {
     MARKETS
@@ -73,6 +74,25 @@ impl Pair {
     /// Resolves a WS v1 `wsname` (`XBT/USD`).
     pub fn from_v1_name(name: &str) -> Option<Pair> {
         BY_V1_NAME.get(name).copied()
+    }
+
+    /// Resolves any other name of a market, upper-case: Kraken's WS v1 name (`XBT/USD`), REST
+    /// altname (`XBTUSD`) or result key (`XXBTZUSD`), or our subject token (`BTC-USD`). The
+    /// canonical symbol itself is [`Pair::from_symbol`].
+    pub fn from_alias(name: &str) -> Option<Pair> {
+        Self::from_v1_name(name)
+            .or_else(|| Self::from_rest_name(name))
+            .or_else(|| BY_TOKEN.get(name).copied())
+    }
+
+    /// The names [`Pair::from_alias`] accepts for this pair (those that differ from the
+    /// canonical symbol), in the order WS v1 name, REST altname, REST result key, token.
+    pub fn aliases(self) -> Vec<&'static str> {
+        let m = self.market();
+        let mut names = vec![m.ws_v1_name, m.rest_altname, m.rest_key, m.token];
+        names.retain(|n| *n != m.symbol);
+        names.dedup();
+        names
     }
 
     /// Every supported pair, sorted.
@@ -216,6 +236,29 @@ mod tests {
             assert_eq!(pair.token(), m.symbol.replace('/', "-"));
             assert_eq!(pair.to_string(), m.symbol);
         }
+    }
+
+    #[test]
+    fn every_alias_names_exactly_one_pair() {
+        let mut seen = HashMap::new();
+        for pair in Pair::all() {
+            assert!(!pair.aliases().is_empty(), "{pair}");
+            for alias in pair.aliases() {
+                assert_eq!(Pair::from_alias(alias), Some(pair), "{alias}");
+                assert_eq!(
+                    Pair::from_symbol(alias),
+                    None,
+                    "{alias} is another pair's symbol"
+                );
+                if let Some(other) = seen.insert(alias, pair) {
+                    assert_eq!(other, pair, "{alias} names two pairs");
+                }
+            }
+        }
+        let btc = Pair::parse("BTC/USD").expect("known");
+        assert_eq!(btc.aliases(), ["XBT/USD", "XBTUSD", "XXBTZUSD", "BTC-USD"]);
+        let sol = Pair::parse("SOL/USD").expect("known");
+        assert_eq!(sol.aliases(), ["SOLUSD", "SOL-USD"]);
     }
 
     #[test]

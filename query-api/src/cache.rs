@@ -2,8 +2,9 @@
 //!
 //! Whatever the backend, the cache holds at most one price per pair, never replaces a price
 //! with an older one, and serves a price only while its age is within the TTL (the maximum age
-//! served): an older one is reported as expired, never served. The TTL is enforced here, in
-//! [`Cache::lookup`]; Redis also drops a key when its price's freshness runs out.
+//! served): an older one is reported as expired, never served. The TTL (and a client's
+//! `max_age`, `freshness.rs`) is enforced here, in [`Cache::lookup_within`]; Redis also drops a
+//! key when its price's freshness runs out.
 
 mod board;
 mod entry;
@@ -20,6 +21,7 @@ pub use self::entry::Entry;
 pub use self::memory::MemoryCache;
 pub use self::outcome::{Error, Lookup, Miss, Offer};
 pub use self::redis::RedisCache;
+use crate::freshness::{Freshness, Verdict};
 
 /// The cache backend; clones share the same prices.
 #[derive(Debug, Clone)]
@@ -34,16 +36,27 @@ impl Cache {
     /// The fresh entry of each pair, in the order asked: one Redis round trip for all of them.
     /// `ttl_ms` is the maximum age served.
     pub async fn lookup(&self, pairs: &[Pair], now_ms: i64, ttl_ms: u64) -> Vec<Lookup> {
+        self.lookup_within(pairs, now_ms, Freshness::ttl(ttl_ms))
+            .await
+    }
+
+    /// The same with a client's `max_age` too: a price older than it is [`Miss::Stale`].
+    pub async fn lookup_within(
+        &self,
+        pairs: &[Pair],
+        now_ms: i64,
+        limits: Freshness,
+    ) -> Vec<Lookup> {
         match self {
             Cache::Memory(memory) => pairs
                 .iter()
-                .map(|&pair| fresh(memory.get(pair).ok_or(Miss::NotFound), now_ms, ttl_ms))
+                .map(|&pair| fresh(memory.get(pair).ok_or(Miss::NotFound), now_ms, limits))
                 .collect(),
             Cache::Redis(redis) => redis
                 .get_many(pairs)
                 .await
                 .into_iter()
-                .map(|found| fresh(found, now_ms, ttl_ms))
+                .map(|found| fresh(found, now_ms, limits))
                 .collect(),
         }
     }
@@ -101,12 +114,14 @@ impl Cache {
     }
 }
 
-/// The TTL rule: an entry older than `ttl_ms` at `now_ms` is [`Miss::Expired`], never served.
-fn fresh(found: Lookup, now_ms: i64, ttl_ms: u64) -> Lookup {
+/// The TTL rule: an entry older than the TTL at `now_ms` is [`Miss::Expired`], never served;
+/// one older than the client's `max_age` is [`Miss::Stale`].
+fn fresh(found: Lookup, now_ms: i64, limits: Freshness) -> Lookup {
     let entry = found?;
-    if entry.age_ms(now_ms) > ttl_ms {
-        Err(Miss::Expired)
-    } else {
-        Ok(entry)
+    let age_ms = entry.age_ms(now_ms);
+    match limits.judge(age_ms) {
+        Verdict::Fresh => Ok(entry),
+        Verdict::Stale => Err(Miss::Stale { age_ms }),
+        Verdict::Expired => Err(Miss::Expired),
     }
 }

@@ -1,10 +1,11 @@
 //! The REST API: the router, the handlers, the middleware, and the one place that decides
 //! statuses ([`status`]). Reads prices from the cache and sends refreshes through the bus.
 //!
-//! Inside, one way too: `router` → `handlers`, `middleware`, `openapi` → `ltp_body`, `status`
-//! → `bodies`, `state`, `request_id`.
+//! Inside, one way too: `router` → `handlers`, `middleware`, `openapi` → `ltp_body`, `etag`,
+//! `status` → `bodies`, `state`, `request_id`.
 
 pub mod bodies;
+mod etag;
 mod feed_body;
 mod handlers;
 mod ltp_body;

@@ -22,12 +22,14 @@
 //! | 3 | `http/` | the REST API: router, handlers, middleware, statuses, bodies, OpenAPI |
 //! | 2 | `bus/` | NATS: prices in, warm-up, refresh and snapshot requests out |
 //! | 1 | `cache/` | the price store, memory or Redis |
-//! | 0 | `config`, `params`, `route`, `metrics`, `readiness`, `feed`, `json` | vocabulary every layer uses |
+//! | 0 | `config`, `params`, `freshness`, `route`, `metrics`, `readiness`, `feed`, `json` | vocabulary every layer uses |
 //!
 //! # Module map
 //!
 //! * `config` — the configuration sections, validated once into `Validated`.
-//! * `params` — the `pair`/`pairs` parameter: query decoding, the seed's parsing rules.
+//! * `params` — the `pair`/`pairs` parameter: query decoding, the seed's parsing rules, Kraken's
+//!   names as aliases, lenient parsing (`skip_invalid`), boolean flags.
+//! * `freshness` — **how old a served price may be**: the TTL and a client's `max_age`.
 //! * `route` — the routes as a closed set: metric labels, access-log routes, 405's `Allow`.
 //! * `metrics` — the Prometheus registry (`metrics/families.rs` registers the families).
 //! * `readiness` — the flags behind `/ready`.
@@ -57,6 +59,7 @@ mod bus;
 pub mod cache;
 mod config;
 mod feed;
+mod freshness;
 mod http;
 mod json;
 mod metrics;

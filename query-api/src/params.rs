@@ -3,8 +3,10 @@
 //!
 //! Rules: only the first occurrence counts; empty means every configured pair; elements are
 //! comma separated, trimmed, case-insensitive, empty ones skipped; the first bad element fails
-//! the request with 400. Unlike the seed, duplicates are answered once, and malformed
-//! percent-encoding or invalid UTF-8 is a 400 rather than silently ignored.
+//! the request with 400 (unless the client asks to skip invalid elements). Unlike the seed,
+//! duplicates are answered once, Kraken's own names are accepted for a pair (`XBT/USD`,
+//! `XBTUSD`, `XXBTZUSD`, and `BTC-USD`: [`Pair::from_alias`]) and answered with the canonical
+//! name, and malformed percent-encoding or invalid UTF-8 is a 400 rather than silently ignored.
 
 use std::borrow::Cow;
 
@@ -28,6 +30,30 @@ pub enum ParamError {
     /// Bad `%` escape or not UTF-8 once decoded.
     #[error("invalid encoding in query parameter {0}")]
     Encoding(&'static str),
+    /// A `max_age` that is not a duration (`freshness.rs`).
+    #[error("invalid max_age: {0} (expected milliseconds or a duration such as 500ms, 2s, 1m)")]
+    MaxAge(String),
+    /// A boolean parameter that is neither `true` nor `false`.
+    #[error("invalid {0}: {1} (expected true or false)")]
+    Flag(&'static str, String),
+}
+
+/// A pair list element refused while skipping invalid elements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// The element as sent, trimmed.
+    pub element: String,
+    /// Why (the message a 400 would have had).
+    pub error: ParamError,
+}
+
+/// A pair list parsed with invalid elements skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Lenient {
+    /// The distinct valid pairs, in request order.
+    pub pairs: Vec<Pair>,
+    /// The invalid elements, in request order.
+    pub rejected: Vec<Rejected>,
 }
 
 /// The pairs a deployment serves, with what the parser needs precomputed.
@@ -76,35 +102,91 @@ impl Served {
         if value.is_empty() {
             return Ok(self.sorted.clone());
         }
+        let mut pairs = Vec::new();
+        self.each(value, max, |element| {
+            pairs.push(element.map_err(|r| r.error)?);
+            Ok(())
+        })?;
+        if pairs.is_empty() {
+            return Err(ParamError::Empty);
+        }
+        Ok(pairs)
+    }
+
+    /// Like [`Served::parse`], but invalid elements are set aside instead of failing the
+    /// request. Still an error: too many elements, or no valid element at all (then the first
+    /// invalid element's error, or [`ParamError::Empty`]).
+    pub fn parse_lenient(&self, value: Option<&str>, max: usize) -> Result<Lenient, ParamError> {
+        let value = value.unwrap_or("");
+        if value.is_empty() {
+            return Ok(Lenient {
+                pairs: self.sorted.clone(),
+                rejected: Vec::new(),
+            });
+        }
+        let mut parsed = Lenient::default();
+        self.each(value, max, |element| {
+            match element {
+                Ok(pair) => parsed.pairs.push(pair),
+                Err(error) => parsed.rejected.push(error),
+            }
+            Ok(())
+        })?;
+        if parsed.pairs.is_empty() {
+            return Err(parsed
+                .rejected
+                .into_iter()
+                .next()
+                .map_or(ParamError::Empty, |r| r.error));
+        }
+        Ok(parsed)
+    }
+
+    /// Calls `visit` with each non-empty element of a non-empty value, resolved: a pair seen
+    /// for the first time, or why the element is invalid (duplicates are skipped).
+    fn each(
+        &self,
+        value: &str,
+        max: usize,
+        mut visit: impl FnMut(Result<Pair, Rejected>) -> Result<(), ParamError>,
+    ) -> Result<(), ParamError> {
         // Counting first bounds the work done for a hostile 10,000-element list.
         let elements = value.split(',').filter(|e| !e.trim().is_empty()).count();
         if elements > max {
             return Err(ParamError::TooMany(elements, max));
         }
         let mut seen = 0u128;
-        let mut pairs = Vec::with_capacity(elements);
         for element in value.split(',') {
             let element = element.trim();
             if element.is_empty() {
                 continue;
             }
-            if !element.contains('/') {
-                return Err(ParamError::Format(element.to_owned()));
-            }
-            let pair = lookup(element)
-                .filter(|p| self.contains(*p))
-                .ok_or_else(|| {
-                    ParamError::Unsupported(element.to_uppercase(), self.list.clone())
-                })?;
-            if seen & bit(pair) == 0 {
-                seen |= bit(pair);
-                pairs.push(pair);
+            match self.resolve(element) {
+                Ok(pair) if seen & bit(pair) != 0 => {}
+                Ok(pair) => {
+                    seen |= bit(pair);
+                    visit(Ok(pair))?;
+                }
+                Err(error) => visit(Err(Rejected {
+                    element: element.to_owned(),
+                    error,
+                }))?,
             }
         }
-        if pairs.is_empty() {
-            return Err(ParamError::Empty);
+        Ok(())
+    }
+
+    /// One trimmed, non-empty element: a served pair by any of its names, or the seed's error
+    /// (no `/` and no Kraken name: a format error; otherwise unsupported).
+    fn resolve(&self, element: &str) -> Result<Pair, ParamError> {
+        match lookup(element) {
+            Some(pair) if self.contains(pair) => Ok(pair),
+            None if !element.contains('/') => Err(ParamError::Format(element.to_owned())),
+            _ => Err(ParamError::Unsupported(
+                element.to_uppercase(),
+                self.list.clone(),
+            )),
         }
-        Ok(pairs)
     }
 }
 
@@ -112,7 +194,8 @@ fn bit(pair: Pair) -> u128 {
     1 << pair.index()
 }
 
-/// Case-insensitive exact lookup, without allocating for the usual short ASCII names.
+/// Case-insensitive lookup by canonical name, then by alias, without allocating for the usual
+/// short ASCII names.
 fn lookup(element: &str) -> Option<Pair> {
     let mut buf = [0u8; 32];
     let bytes = element.as_bytes();
@@ -122,7 +205,18 @@ fn lookup(element: &str) -> Option<Pair> {
     let upper = &mut buf[..bytes.len()];
     upper.copy_from_slice(bytes);
     upper.make_ascii_uppercase();
-    std::str::from_utf8(upper).ok().and_then(Pair::from_symbol)
+    let upper = std::str::from_utf8(upper).ok()?;
+    Pair::from_symbol(upper).or_else(|| Pair::from_alias(upper))
+}
+
+/// A boolean parameter: `true` or `false` (anything else, empty included, is an error);
+/// absent is `false`.
+pub fn parse_flag(name: &'static str, value: Option<&str>) -> Result<bool, ParamError> {
+    match value {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(ParamError::Flag(name, other.to_owned())),
+    }
 }
 
 /// The first value of `name` in a raw query string, percent- and `+`-decoded.
@@ -228,6 +322,67 @@ mod tests {
         assert_eq!(err(" , ,"), "no valid pairs provided");
         // The first bad element decides.
         assert!(err("nope, DOGE/USD").starts_with("invalid pair format: nope"));
+    }
+
+    #[test]
+    fn krakens_names_resolve_to_the_canonical_pair() {
+        let s = served();
+        assert_eq!(
+            names(
+                &s.parse(Some("XBT/USD, xbtusd,XXBTZUSD,btc-usd,LTCUSD,xethzusd"), 10)
+                    .expect("ok")
+            ),
+            ["BTC/USD", "LTC/USD", "ETH/USD"]
+        );
+        // Known to Kraken, not served here: unsupported, not a format error.
+        assert!(
+            s.parse(Some("XRPUSD"), 10)
+                .expect_err("bad")
+                .to_string()
+                .starts_with("unsupported pair: XRPUSD")
+        );
+    }
+
+    #[test]
+    fn lenient_parsing_sets_invalid_elements_aside() {
+        let s = served();
+        let parsed = s
+            .parse_lenient(Some("nope,BTC/USD,doge/usd,btc/usd"), 10)
+            .expect("ok");
+        assert_eq!(names(&parsed.pairs), ["BTC/USD"]);
+        let rejected: Vec<_> = parsed
+            .rejected
+            .iter()
+            .map(|r| (r.element.as_str(), r.error.to_string()))
+            .collect();
+        assert_eq!(rejected[0].0, "nope");
+        assert!(rejected[0].1.starts_with("invalid pair format: nope"));
+        assert_eq!(rejected[1].0, "doge/usd");
+        assert!(rejected[1].1.starts_with("unsupported pair: DOGE/USD"));
+        // Nothing valid: the first element's error.
+        assert!(matches!(
+            s.parse_lenient(Some("nope,DOGE/USD"), 10),
+            Err(ParamError::Format(_))
+        ));
+        assert_eq!(s.parse_lenient(Some(" , "), 10), Err(ParamError::Empty));
+        assert_eq!(
+            s.parse_lenient(Some("a,b,c"), 2),
+            Err(ParamError::TooMany(3, 2))
+        );
+    }
+
+    #[test]
+    fn flags() {
+        assert_eq!(parse_flag("skip_invalid", Some("true")), Ok(true));
+        assert_eq!(parse_flag("skip_invalid", Some("false")), Ok(false));
+        assert_eq!(parse_flag("skip_invalid", None), Ok(false));
+        assert!(parse_flag("skip_invalid", Some("")).is_err());
+        assert_eq!(
+            parse_flag("skip_invalid", Some("yes"))
+                .expect_err("bad")
+                .to_string(),
+            "invalid skip_invalid: yes (expected true or false)"
+        );
     }
 
     #[test]

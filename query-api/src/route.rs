@@ -18,6 +18,8 @@ pub enum Route {
     Status,
     /// `/` (the board) and its assets under `/board/`
     Board,
+    /// `/api/v1/pairs`
+    Pairs,
     /// `/health`
     Health,
     /// `/ready`
@@ -26,7 +28,7 @@ pub enum Route {
     Metrics,
     /// `/openapi.json`
     OpenApi,
-    /// `/docs` and its assets
+    /// `/docs` and its assets, and the same under `/swagger` (the seed's path)
     Docs,
     /// Anything else under `/api/v1/`
     ApiOther,
@@ -36,7 +38,7 @@ pub enum Route {
 
 impl Route {
     /// Number of variants (metrics size their per-route tables with it).
-    pub const COUNT: usize = 12;
+    pub const COUNT: usize = 13;
 
     /// The route of a request path (a trailing `/` is ignored, as the router does).
     pub fn of(path: &str) -> Route {
@@ -51,12 +53,15 @@ impl Route {
             "/api/v1/status" => Route::Status,
             "/" => Route::Board,
             p if p.starts_with("/board/") => Route::Board,
+            "/api/v1/pairs" => Route::Pairs,
             "/health" => Route::Health,
             "/ready" => Route::Ready,
             "/metrics" => Route::Metrics,
             OPENAPI_PATH => Route::OpenApi,
             "/docs" => Route::Docs,
             p if p.starts_with("/docs/") => Route::Docs,
+            "/swagger" => Route::Docs,
+            p if p.starts_with("/swagger/") => Route::Docs,
             p if Route::is_api(p) => Route::ApiOther,
             _ => Route::Unknown,
         }
@@ -82,6 +87,7 @@ impl Route {
             Route::Cached => "/api/v1/ltp/cached",
             Route::Status => "/api/v1/status",
             Route::Board => "/",
+            Route::Pairs => "/api/v1/pairs",
             Route::Health => "/health",
             Route::Ready => "/ready",
             Route::Metrics => "/metrics",
@@ -117,6 +123,8 @@ mod tests {
         assert_eq!(Route::of("/api/v1"), Route::ApiOther);
         assert_eq!(Route::of("/api/v1x"), Route::Unknown);
         assert_eq!(Route::of("/docs/swagger-ui.css"), Route::Docs);
+        assert_eq!(Route::of("/swagger/index.html"), Route::Docs);
+        assert_eq!(Route::of("/api/v1/pairs"), Route::Pairs);
         assert_eq!(Route::of("/anything").label(), "/unknown");
         assert_eq!(Route::Unknown as usize + 1, Route::COUNT);
     }

@@ -21,6 +21,7 @@ mod config_keys;
 mod end_to_end;
 mod hostile;
 mod redis_cache;
+mod rest_additions;
 
 /// Waits until `GET path` answers `status` and returns the reply.
 async fn until_status(

@@ -122,24 +122,16 @@ impl Board {
 mod tests {
     use std::time::Duration;
 
-    use common::message::SCHEMA_VERSION;
-    use common::{Price, Source};
+    use common::test_support::price_message_at;
 
     use super::*;
 
     fn entry(pair: &str, price: &str, at: &str) -> Arc<Entry> {
-        Arc::new(Entry::new(common::PriceMessage {
-            v: SCHEMA_VERSION,
-            pair: Pair::parse(pair).expect("known"),
-            price: Price::parse(price).expect("valid"),
-            source: Source::Ws,
-            exchange_time: Some(at.parse().expect("ts")),
-            as_of: Some(at.parse().expect("ts")),
-            received_at: at.parse().expect("ts"),
-            published_at: at.parse().expect("ts"),
-            seq: 1,
-            ingestor: Arc::from("i"),
-        }))
+        Arc::new(Entry::new(price_message_at(
+            pair,
+            price,
+            at.parse().expect("ts"),
+        )))
     }
 
     fn pair(name: &str) -> Pair {

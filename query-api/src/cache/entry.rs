@@ -10,6 +10,7 @@ use bytes::{BufMut, Bytes};
 use common::message::{DecodeError, Encoding};
 use common::{Pair, PriceMessage};
 use jiff::Timestamp;
+use sha2::{Digest, Sha256};
 
 /// One pair's price as the cache holds it.
 #[derive(Debug)]
@@ -19,6 +20,9 @@ pub struct Entry {
     /// `{"pair":…,"amount":…,"price":…,"timestamp":…,"age_ms":` — then the age — then the rest.
     item: Box<str>,
     age_at: usize,
+    /// What the item states (everything but the age), hashed: the identity an `ETag` is built
+    /// from, stable across replicas and restarts.
+    digest: u64,
     /// The message in its JSON encoding: the Redis value. Built on first use only, since the
     /// memory cache never needs it.
     json: OnceLock<Bytes>,
@@ -62,11 +66,21 @@ impl Entry {
         if let Some(raw) = raw {
             let _ = json.set(raw);
         }
+        let digest = {
+            let mut hash = Sha256::new();
+            hash.update(&item.as_bytes()[..age_at]);
+            hash.update(&item.as_bytes()[age_at..]);
+            let bytes: [u8; 32] = hash.finalize().into();
+            u64::from_be_bytes([
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+            ])
+        };
         Entry {
             published_ms: msg.published_at.as_millisecond(),
             msg,
             item: item.into_boxed_str(),
             age_at,
+            digest,
             json,
         }
     }
@@ -93,6 +107,11 @@ impl Entry {
         out.put_slice(head.as_bytes());
         crate::json::push_u64(out, age_ms);
         out.put_slice(tail.as_bytes());
+    }
+
+    /// A hash of what the item states apart from its age: pair, price, timestamps and source.
+    pub fn digest(&self) -> u64 {
+        self.digest
     }
 
     /// Length of the item without the age digits, for sizing buffers.
@@ -170,6 +189,27 @@ mod tests {
         let text = item(&Entry::new(m), 7);
         assert!(!text.contains("exchange_time"), "{text}");
         assert!(text.ends_with(r#""age_ms":7,"source":"rest"}"#), "{text}");
+    }
+
+    #[test]
+    fn the_digest_covers_what_the_item_states_but_not_its_age() {
+        let a = Entry::new(msg("1", "2026-07-08T05:24:41Z"));
+        assert_eq!(
+            a.digest(),
+            Entry::new(msg("1", "2026-07-08T05:24:41Z")).digest()
+        );
+        assert_ne!(
+            a.digest(),
+            Entry::new(msg("2", "2026-07-08T05:24:41Z")).digest()
+        );
+        // The same price confirmed again is a new statement (its timestamp changed).
+        assert_ne!(
+            a.digest(),
+            Entry::new(msg("1", "2026-07-08T05:24:42Z")).digest()
+        );
+        let mut rest = msg("1", "2026-07-08T05:24:41Z");
+        rest.source = common::Source::Rest;
+        assert_ne!(a.digest(), Entry::new(rest).digest());
     }
 
     #[test]

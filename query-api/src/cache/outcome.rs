@@ -12,6 +12,11 @@ pub enum Miss {
     NotFound,
     /// A price is known but older than the TTL.
     Expired,
+    /// A price within the TTL, but older than the client's `max_age`.
+    Stale {
+        /// Its age when read.
+        age_ms: u64,
+    },
     /// The cache could not be asked (Redis down or too slow).
     Unavailable,
     /// The stored value could not be decoded.
@@ -24,6 +29,7 @@ impl Miss {
         match self {
             Miss::NotFound => "key not found",
             Miss::Expired => "key expired",
+            Miss::Stale { .. } => "older than max_age",
             Miss::Unavailable => "cache unavailable",
             Miss::Invalid => "cached value unreadable",
         }
@@ -34,6 +40,7 @@ impl Miss {
         match self {
             Miss::NotFound => "not_found",
             Miss::Expired => "expired",
+            Miss::Stale { .. } => "stale",
             Miss::Unavailable => "cache_unavailable",
             Miss::Invalid => "invalid",
         }

@@ -165,9 +165,16 @@ impl Default for AuthConfig {
             api_key: Secret::default(),
             api_keys_file: None,
             header_name: "X-API-Key".into(),
-            unauth_paths: ["/health", "/ready", "/metrics", "/docs", "/openapi.json"]
-                .map(String::from)
-                .to_vec(),
+            unauth_paths: [
+                "/health",
+                "/ready",
+                "/metrics",
+                "/docs",
+                "/swagger",
+                "/openapi.json",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }
@@ -220,9 +227,14 @@ impl Default for CorsConfig {
             allowed_methods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
                 .map(String::from)
                 .to_vec(),
-            allowed_headers: ["Content-Type", "Authorization", "X-API-Key"]
-                .map(String::from)
-                .to_vec(),
+            allowed_headers: [
+                "Content-Type",
+                "Authorization",
+                "X-API-Key",
+                "If-None-Match",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }

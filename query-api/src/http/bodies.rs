@@ -4,8 +4,8 @@
 //! prepared when a price arrives (`cache/entry.rs`, `http/ltp_body.rs`); a test here checks that
 //! the hand-written item equals [`LtpItem`].
 //!
-//! Schema names (`query_api.api.*`) are pinned to the names the OpenAPI document has always
-//! used, so moving this module renames nothing a client generated code from.
+//! Schema names are pinned (`LtpItem`, not a Rust path), so moving this module renames nothing
+//! a client generated code from.
 
 use std::collections::BTreeMap;
 
@@ -37,7 +37,7 @@ pub fn to_json<T: Serialize>(body: &T) -> Vec<u8> {
 
 /// One pair's last traded price.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[salvo(schema(name = "query_api.api.LtpItem"))]
+#[salvo(schema(name = "LtpItem"))]
 pub struct LtpItem {
     /// The pair, `BASE/QUOTE`.
     #[salvo(schema(example = "BTC/USD"))]
@@ -84,27 +84,33 @@ impl LtpItem {
 
 /// Why one pair has no price in the answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[salvo(schema(name = "query_api.api.PairError"))]
+#[salvo(schema(name = "PairError"))]
 pub struct PairError {
-    /// The pair, as canonical `BASE/QUOTE`.
+    /// The pair, as canonical `BASE/QUOTE`; for an element refused with `skip_invalid=true`,
+    /// the element as sent.
     pub pair: String,
     /// `Failed to fetch price` (or `Refresh failed` for refreshes).
     pub error: String,
-    /// `PRICE_FETCH_ERROR` for reads; for refreshes the ingestor's failure code
+    /// `PRICE_FETCH_ERROR` for reads (`INVALID_PARAMETER` for an element refused with
+    /// `skip_invalid=true`); for refreshes the ingestor's failure code
     /// (`KRAKEN_ERROR`, `KRAKEN_UNAVAILABLE`, `INVALID_PAIR`, `PAIR_NOT_SERVED`, `BAD_REQUEST`),
     /// `NO_PRICE` or `CACHE_ERROR`.
     pub code: String,
     /// Human-readable detail, e.g. `price not available in cache for ETH/USD (cache-only
     /// mode): key expired`.
     pub message: String,
-    /// For reads: `not_found`, `expired`, `cache_unavailable` or `invalid`.
+    /// For reads: `not_found`, `expired`, `stale` (older than `max_age`), `cache_unavailable`,
+    /// `invalid` (cached value unreadable) or `invalid_pair` (refused with `skip_invalid=true`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// With `reason` `stale`: the price's age in milliseconds when read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_ms: Option<u64>,
 }
 
 /// `GET /api/v1/ltp` and `/api/v1/ltp/cached`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[salvo(schema(name = "query_api.api.LtpResponse"))]
+#[salvo(schema(name = "LtpResponse"))]
 pub struct LtpResponse {
     /// Prices found: sorted by pair on 200, in request order on 206, empty on 503.
     pub ltp: Vec<LtpItem>,
@@ -113,9 +119,50 @@ pub struct LtpResponse {
     pub errors: Option<Vec<PairError>>,
 }
 
+/// One market of `GET /api/v1/pairs`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[salvo(schema(name = "PairInfo"))]
+pub struct PairInfo {
+    /// Canonical `BASE/QUOTE`, the name every answer uses.
+    #[salvo(schema(example = "BTC/USD"))]
+    pub pair: String,
+    /// Kraken's WebSocket v2 symbol (the same as `pair`).
+    #[salvo(schema(example = "BTC/USD"))]
+    pub ws_symbol: String,
+    /// Kraken's REST `altname` (what a `Ticker` request sends).
+    #[salvo(schema(example = "XBTUSD"))]
+    pub rest_altname: String,
+    /// Kraken's REST result key (what a `Ticker` answer is keyed by).
+    #[salvo(schema(example = "XXBTZUSD"))]
+    pub rest_key: String,
+    /// Other names accepted for this pair wherever a pair is read (case-insensitive): Kraken's
+    /// WebSocket v1 name, REST altname and result key, and `BASE-QUOTE`.
+    pub aliases: Vec<String>,
+    /// Whether this deployment serves the pair (`business.supported_pairs`).
+    pub configured: bool,
+    /// Configured pairs only: whether a price within the TTL is cached now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available: Option<bool>,
+    /// Available pairs only: where the cached price came from, `ws` or `rest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Configured pairs without a price only: `not_found`, `expired`, `cache_unavailable` or
+    /// `invalid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `GET /api/v1/pairs`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[salvo(schema(name = "PairsResponse"))]
+pub struct PairsResponse {
+    /// Every market the service knows, sorted by pair.
+    pub pairs: Vec<PairInfo>,
+}
+
 /// `POST /api/v1/ltp/refresh` when every pair was refreshed (200) or some failed (502).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[salvo(schema(name = "query_api.api.RefreshResponse"))]
+#[salvo(schema(name = "RefreshResponse"))]
 pub struct RefreshResponse {
     /// On failure only: `REFRESH_FAILED`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,7 +180,7 @@ pub struct RefreshResponse {
 
 /// Any other error: `{"error": CODE, "message": text}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[salvo(schema(name = "query_api.api.ErrorBody"))]
+#[salvo(schema(name = "ErrorBody"))]
 pub struct ErrorBody {
     /// A stable code: `INVALID_PARAMETER`, `NOT_FOUND`, `NO_INGESTOR`, `INGESTOR_TIMEOUT`, …
     pub error: String,
@@ -143,7 +190,7 @@ pub struct ErrorBody {
 
 /// 401, as the seed sent it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[salvo(schema(name = "query_api.api.AuthErrorBody"))]
+#[salvo(schema(name = "AuthErrorBody"))]
 pub struct AuthErrorBody {
     /// `Authentication Failed`.
     pub error: String,
@@ -155,7 +202,7 @@ pub struct AuthErrorBody {
 
 /// Details of a 429.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[salvo(schema(name = "query_api.api.RateLimitDetails"))]
+#[salvo(schema(name = "RateLimitDetails"))]
 pub struct RateLimitDetails {
     /// `Please reduce your request rate and try again`.
     pub limit_info: String,
@@ -165,7 +212,7 @@ pub struct RateLimitDetails {
 
 /// 429, as the seed sent it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[salvo(schema(name = "query_api.api.RateLimitBody"))]
+#[salvo(schema(name = "RateLimitBody"))]
 pub struct RateLimitBody {
     /// The status again, as an integer (the seed's field).
     pub code: u16,
@@ -179,7 +226,7 @@ pub struct RateLimitBody {
 
 /// `/health` and `/ready`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[salvo(schema(name = "query_api.api.HealthBody"))]
+#[salvo(schema(name = "HealthBody"))]
 pub struct HealthBody {
     /// `healthy` (/health), `ready` or `unhealthy` (/ready).
     pub status: String,

@@ -11,7 +11,7 @@ use crate::feed::{Ingestor, Socket};
 
 /// `GET /api/v1/status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[salvo(schema(name = "query_api.api.StatusBody"))]
+#[salvo(schema(name = "StatusBody"))]
 pub struct StatusBody {
     /// Server time (RFC 3339).
     #[salvo(schema(format = DateTime))]
@@ -42,7 +42,7 @@ pub struct StatusBody {
 
 /// One ingestor as `GET /api/v1/status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[salvo(schema(name = "query_api.api.IngestorStatus"))]
+#[salvo(schema(name = "IngestorStatus"))]
 pub struct IngestorStatus {
     /// Its instance id.
     pub id: String,
@@ -71,7 +71,7 @@ pub struct IngestorStatus {
 
 /// A status event as received.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[salvo(schema(name = "query_api.api.LastEvent"))]
+#[salvo(schema(name = "LastEvent"))]
 pub struct LastEvent {
     /// `connected`, `disconnected`, `fallback_on`, `fallback_off`, `subscription_rejected` or
     /// `unavailable`.

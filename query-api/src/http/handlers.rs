@@ -4,6 +4,7 @@
 mod board;
 mod ltp;
 mod ops;
+mod pairs;
 mod query;
 mod refresh;
 mod status;
@@ -11,5 +12,6 @@ mod status;
 pub use self::board::{BoardAsset, BoardPage};
 pub use self::ltp::{GetCached, GetLtp};
 pub use self::ops::{GetMetrics, Health, Ready};
+pub use self::pairs::GetPairs;
 pub use self::refresh::PostRefresh;
 pub use self::status::GetStatus;

@@ -11,32 +11,39 @@ use salvo::http::StatusCode;
 
 use super::bodies::PairError;
 use super::status::Answer;
-use crate::cache::{Entry, Lookup};
+use crate::cache::{Entry, Lookup, Miss};
 use crate::json;
 use crate::metrics::{Hits, Metrics};
+use crate::params::Rejected;
 
 /// Error text of a pair missing from a read.
 const FETCH_ERROR: &str = "Failed to fetch price";
 
+/// How much of a read can be answered: `found` for the valid pairs, and the elements
+/// `rejected` with `skip_invalid=true` (asked for, never answered).
+pub fn answer(found: &[Lookup], rejected: &[Rejected]) -> Answer {
+    Answer::Prices {
+        fresh: found.iter().filter(|f| f.is_ok()).count(),
+        asked: found.len() + rejected.len(),
+    }
+}
+
 /// The body of `GET /api/v1/ltp` for the distinct `pairs` asked and what the cache `found` for
 /// each, and its status: every pair fresh gives the items sorted by pair; otherwise the fresh
-/// ones in request order, then `errors` for the rest. Served and missed pairs are counted.
+/// ones in request order, then `errors` for the rest, then for the `rejected` elements. Served
+/// and missed pairs are counted.
 pub fn ltp(
     pairs: &[Pair],
     found: &[Lookup],
+    rejected: &[Rejected],
     now_ms: i64,
     metrics: &Metrics,
 ) -> (StatusCode, Bytes) {
-    let fresh = found.iter().filter(|f| f.is_ok()).count();
-    let status = Answer::Prices {
-        fresh,
-        asked: pairs.len(),
-    }
-    .status();
-    let mut out = BytesMut::with_capacity(estimate(found));
+    let status = answer(found, rejected).status();
+    let mut out = BytesMut::with_capacity(estimate(found) + 256 * rejected.len());
     out.put_slice(b"{\"ltp\":[");
     let mut hits = metrics.hits();
-    if fresh == pairs.len() {
+    if status == StatusCode::OK {
         write_items(&mut out, sorted(found), now_ms, Some(&mut hits));
         out.put_slice(b"]}\n");
         return (status, out.freeze());
@@ -52,11 +59,9 @@ pub fn ltp(
         .iter()
         .zip(found)
         .filter_map(|(p, f)| f.as_ref().err().map(|m| (*p, *m)));
-    for (i, (pair, miss)) in misses.enumerate() {
+    let mut first = true;
+    for (pair, miss) in misses {
         metrics.price_miss(pair);
-        if i > 0 {
-            out.put_u8(b',');
-        }
         let error = PairError {
             pair: pair.as_str().to_owned(),
             error: FETCH_ERROR.to_owned(),
@@ -66,12 +71,34 @@ pub fn ltp(
                 miss.reason()
             ),
             reason: Some(miss.label().to_owned()),
+            age_ms: match miss {
+                Miss::Stale { age_ms } => Some(age_ms),
+                _ => None,
+            },
         };
-        // Into memory, from strings only: cannot fail.
-        let _ = json::write((&mut out).writer(), &error);
+        write_error(&mut out, &mut first, &error);
+    }
+    for refused in rejected {
+        let error = PairError {
+            pair: refused.element.clone(),
+            error: "Invalid pair".to_owned(),
+            code: "INVALID_PARAMETER".to_owned(),
+            message: refused.error.to_string(),
+            reason: Some("invalid_pair".to_owned()),
+            age_ms: None,
+        };
+        write_error(&mut out, &mut first, &error);
     }
     out.put_slice(b"]}\n");
     (status, out.freeze())
+}
+
+fn write_error(out: &mut BytesMut, first: &mut bool, error: &PairError) {
+    if !std::mem::take(first) {
+        out.put_u8(b',');
+    }
+    // Into memory, from strings and integers only: cannot fail.
+    let _ = json::write((&mut *out).writer(), error);
 }
 
 /// `{"ltp":[…]}` with the fresh entries among `found`, sorted (for `/api/v1/ltp/cached`,

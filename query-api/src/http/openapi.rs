@@ -29,6 +29,7 @@ pub fn document(app: &Router, state: &AppState) -> Document {
     let mut value = serde_json::to_value(&doc).unwrap_or_default();
     let served: Vec<&str> = state.served.pairs.iter().map(|p| p.as_str()).collect();
     describe_pair_lists(&mut value, &served, state.config.limits.max_pairs);
+    describe_max_age(&mut value);
     let json = serde_json::to_vec(&value).unwrap_or_else(|_| b"{}".to_vec());
     Document(Bytes::from(json))
 }
@@ -37,7 +38,7 @@ pub fn document(app: &Router, state: &AppState) -> Document {
 /// handlers accept: empty, or a comma-separated list of at most `max_pairs` served pairs, as a
 /// `pattern` (a plain string would promise that any text is valid, while anything but served
 /// pairs is a 400). The pattern gives the canonical form; the handlers also accept lower case,
-/// spaces around elements and empty elements. Not an array with `explode: false`: its `[""]`
+/// Kraken's names, spaces around elements and empty elements. Not an array with `explode: false`: its `[""]`
 /// and `[]` are the same `pair=`, so no schema of items can say which is valid.
 fn describe_pair_lists(doc: &mut serde_json::Value, served: &[&str], max_pairs: u32) {
     // Pair names are upper-case letters and digits around a `/`: nothing to escape.
@@ -48,18 +49,41 @@ fn describe_pair_lists(doc: &mut serde_json::Value, served: &[&str], max_pairs: 
         "pattern": format!("^(?:{one}(?:,{one}){{0,{more}}})?$"),
     });
     for (path, name) in [("/api/v1/ltp", "pair"), ("/api/v1/ltp/refresh", "pairs")] {
-        let item = doc.get_mut("paths").and_then(|p| p.get_mut(path));
-        let Some(item) = item.and_then(|i| i.as_object_mut()) else {
+        set_parameter_schema(doc, path, name, &schema);
+    }
+}
+
+/// `max_age` as `freshness.rs` accepts it.
+fn describe_max_age(doc: &mut serde_json::Value) {
+    let schema = serde_json::json!({
+        "type": "string",
+        "pattern": "^(?:[0-9]+(?:ms|s|m)?)?$",
+        "example": "2s",
+    });
+    set_parameter_schema(doc, "/api/v1/ltp", "max_age", &schema);
+}
+
+/// Replaces the schema of the query parameter `name` in every operation of `path`.
+fn set_parameter_schema(
+    doc: &mut serde_json::Value,
+    path: &str,
+    name: &str,
+    schema: &serde_json::Value,
+) {
+    let item = doc.get_mut("paths").and_then(|p| p.get_mut(path));
+    let Some(item) = item.and_then(|i| i.as_object_mut()) else {
+        return;
+    };
+    for operation in item.values_mut() {
+        let parameters = operation.get_mut("parameters");
+        let Some(parameters) = parameters.and_then(|p| p.as_array_mut()) else {
             continue;
         };
-        for operation in item.values_mut() {
-            let parameters = operation.get_mut("parameters");
-            let Some(parameters) = parameters.and_then(|p| p.as_array_mut()) else {
-                continue;
-            };
-            for parameter in parameters.iter_mut().filter(|p| p["name"] == name) {
-                parameter["schema"] = schema.clone();
-            }
+        for parameter in parameters
+            .iter_mut()
+            .filter(|p| p["name"] == name && p["in"] == "query")
+        {
+            parameter["schema"] = schema.clone();
         }
     }
 }

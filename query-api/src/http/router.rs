@@ -7,10 +7,12 @@
 //! `Service` with a catcher.
 
 use salvo::{Depot, FlowCtrl, Handler, Request, Response, Router, async_trait};
+use salvo_compression::{Compression, CompressionLevel};
 use salvo_oapi::swagger_ui::SwaggerUi;
 
 use super::handlers::{
-    BoardAsset, BoardPage, GetCached, GetLtp, GetMetrics, GetStatus, Health, PostRefresh, Ready,
+    BoardAsset, BoardPage, GetCached, GetLtp, GetMetrics, GetPairs, GetStatus, Health, PostRefresh,
+    Ready,
 };
 use super::middleware::{Edge, Guard};
 use super::openapi;
@@ -18,12 +20,22 @@ use super::state::AppState;
 use super::status::ApiError;
 use crate::route::{OPENAPI_PATH, Route};
 
+/// Smallest body compressed. One pair's answer is at most about 300 bytes, so it is never
+/// compressed (the hot path pays only a length check); below 512 bytes gzip saves too little to
+/// be worth its CPU. salvo never compresses a 206 (it takes it for a range answer).
+pub const COMPRESS_MIN_BYTES: usize = 512;
+
 /// The whole application as a router (middleware included), for a server or for in-process
 /// tests with `TestClient`.
 pub fn router(state: AppState) -> Router {
+    let compression = Compression::new()
+        .disable_all()
+        .enable_gzip(CompressionLevel::Fastest)
+        .min_length(COMPRESS_MIN_BYTES);
     let app = Router::new()
         .push(
             Router::with_path("api/v1/ltp")
+                .hoop(compression.clone())
                 .get(GetLtp(state.clone()))
                 .head(GetLtp(state.clone()))
                 .push(
@@ -37,6 +49,12 @@ pub fn router(state: AppState) -> Router {
             Router::with_path("api/v1/status")
                 .get(GetStatus(state.clone()))
                 .head(GetStatus(state.clone())),
+        )
+        .push(
+            Router::with_path("api/v1/pairs")
+                .hoop(compression)
+                .get(GetPairs(state.clone()))
+                .head(GetPairs(state.clone())),
         )
         .push(Router::with_path("health").get(Health).head(Health))
         .push(
@@ -66,6 +84,12 @@ pub fn router(state: AppState) -> Router {
             Router::with_path("board/{name}")
                 .get(BoardAsset)
                 .head(BoardAsset),
+        )
+        // The seed's documentation path: the same UI.
+        .push(
+            SwaggerUi::new(OPENAPI_PATH)
+                .title("ltp query-api")
+                .into_router("swagger"),
         )
         .push(Router::with_path("{**rest}").goal(Fallback))
 }

@@ -220,12 +220,14 @@ pub enum Answer {
     },
     /// `/ready`.
     Ready(bool),
+    /// A conditional read whose `If-None-Match` matches the current answer.
+    Unchanged,
 }
 
 impl Answer {
     /// 200 when everything asked for is there. Otherwise: prices 206 when some are, 503 when
     /// none is (the seed's rules); a refresh with failures 502 (never 200 for a failure); not
-    /// ready 503.
+    /// ready 503; an unchanged answer 304.
     pub fn status(self) -> StatusCode {
         match self {
             Answer::Done | Answer::Ready(true) | Answer::Refreshed { failed: 0 } => StatusCode::OK,
@@ -235,6 +237,7 @@ impl Answer {
             }
             Answer::Prices { .. } => StatusCode::PARTIAL_CONTENT,
             Answer::Refreshed { .. } => StatusCode::BAD_GATEWAY,
+            Answer::Unchanged => StatusCode::NOT_MODIFIED,
         }
     }
 }
@@ -303,6 +306,7 @@ mod tests {
     fn partial_answers() {
         let prices = |fresh, asked| Answer::Prices { fresh, asked }.status().as_u16();
         assert_eq!((prices(3, 3), prices(1, 3), prices(0, 3)), (200, 206, 503));
+        assert_eq!(Answer::Unchanged.status(), StatusCode::NOT_MODIFIED);
         let refreshed = |failed| Answer::Refreshed { failed }.status().as_u16();
         assert_eq!((refreshed(0), refreshed(2)), (200, 502));
         assert_eq!(

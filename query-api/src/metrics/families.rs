@@ -26,8 +26,8 @@ pub(super) const METHODS: [&str; 5] = ["GET", "HEAD", "POST", "OPTIONS", "OTHER"
 
 /// Statuses this service answers with, whose request counters are resolved once per
 /// `(route, method)`; any other status is looked up by label (hashing three strings).
-pub(super) const STATUSES: [u16; 15] = [
-    200, 204, 206, 400, 401, 404, 405, 408, 413, 414, 429, 431, 502, 503, 504,
+pub(super) const STATUSES: [u16; 16] = [
+    200, 204, 206, 304, 400, 401, 404, 405, 408, 413, 414, 429, 431, 502, 503, 504,
 ];
 
 /// Requests answered and their durations.

@@ -2,8 +2,12 @@
 //! and a scripted refresher; no sockets, no sleeps.
 
 mod board;
+mod compression;
+mod conditional;
+mod freshness;
 mod ltp;
 mod middleware;
 mod ops;
 mod refresh;
+mod registry;
 mod support;

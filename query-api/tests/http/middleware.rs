@@ -51,7 +51,7 @@ async fn cors_headers_as_the_seed_plus_x_api_key() {
     );
     assert_eq!(
         reply.header("access-control-allow-headers"),
-        Some("Content-Type, Authorization, X-API-Key")
+        Some("Content-Type, Authorization, X-API-Key, If-None-Match")
     );
     assert!(
         reply

@@ -186,6 +186,26 @@ async fn docs_serve_a_browsable_ui() {
 }
 
 #[tokio::test]
+async fn the_seeds_swagger_paths_serve_the_same_ui() {
+    let mut c = config();
+    c.auth.enabled = true;
+    c.auth.api_key = common::secret::Secret::new("k");
+    let app = App::new(c);
+    let docs = app.get("/docs/").await;
+    for path in ["/swagger/", "/swagger/index.html"] {
+        let reply = app.get(path).await;
+        assert_eq!(reply.status, 200, "{path} needs no key: {}", reply.body);
+        assert_eq!(reply.body, docs.body, "{path}");
+    }
+    assert_eq!(app.get("/swagger/swagger-ui.css").await.status, 200);
+    assert_eq!(
+        app.get("/api/v1/pairs").await.status,
+        401,
+        "the API still needs a key"
+    );
+}
+
+#[tokio::test]
 async fn unknown_paths_are_json_404s_and_wrong_methods_405s() {
     let app = App::new(config());
     for path in ["/nowhere", "/api/v1/prices", "/api/v1", "/api/v1/ltp/x"] {

@@ -1,11 +1,12 @@
-//! The `pair` / `pairs` query parameter of a request, parsed against the served pairs.
+//! The query parameters of a request, parsed against the served pairs.
 
 use common::Pair;
 use salvo::Request;
 
+use crate::freshness::{Freshness, parse_max_age};
 use crate::http::state::AppState;
 use crate::http::status::ApiError;
-use crate::params::query_param;
+use crate::params::{Rejected, parse_flag, query_param};
 
 /// The distinct pairs of the query parameter `name` (`pair` for reads, `pairs` for refreshes),
 /// every served pair when it is absent or empty.
@@ -17,4 +18,43 @@ pub(super) fn requested_pairs(
     let max = state.config.limits.max_pairs as usize;
     let value = query_param(req.uri().query(), name)?;
     Ok(state.served.parse(value.as_deref(), max)?)
+}
+
+/// What a price read asks for: `pair`, `skip_invalid` and `max_age`.
+pub(super) struct PriceQuery {
+    /// The distinct valid pairs, in request order (every served pair, sorted, when absent).
+    pub pairs: Vec<Pair>,
+    /// Elements refused with `skip_invalid=true`.
+    pub rejected: Vec<Rejected>,
+    /// The TTL and the client's `max_age`.
+    pub freshness: Freshness,
+}
+
+/// Parses a price read's parameters; any bad one is a 400.
+pub(super) fn price_query(state: &AppState, req: &Request) -> Result<PriceQuery, ApiError> {
+    let query = req.uri().query();
+    let max_age = match query_param(query, "max_age")? {
+        Some(value) => parse_max_age(&value)?,
+        None => None,
+    };
+    let freshness = Freshness::with_max_age(state.ttl_ms, max_age);
+    let skip_invalid = parse_flag(
+        "skip_invalid",
+        query_param(query, "skip_invalid")?.as_deref(),
+    )?;
+    if !skip_invalid {
+        return Ok(PriceQuery {
+            pairs: requested_pairs(state, req, "pair")?,
+            rejected: Vec::new(),
+            freshness,
+        });
+    }
+    let max = state.config.limits.max_pairs as usize;
+    let value = query_param(query, "pair")?;
+    let parsed = state.served.parse_lenient(value.as_deref(), max)?;
+    Ok(PriceQuery {
+        pairs: parsed.pairs,
+        rejected: parsed.rejected,
+        freshness,
+    })
 }

@@ -163,6 +163,7 @@ impl Outcome {
                         code: code.to_owned(),
                         message: message.to_owned(),
                         reason: None,
+                        age_ms: None,
                     })
                     .collect()
             }),
