@@ -10,6 +10,7 @@ mod nats;
 mod redis;
 mod wait;
 
+pub mod browser;
 pub mod cluster;
 pub mod ingestor;
 pub mod process;

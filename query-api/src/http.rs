@@ -6,6 +6,7 @@
 
 pub mod bodies;
 mod etag;
+mod feed_body;
 mod handlers;
 mod ltp_body;
 mod middleware;

@@ -22,7 +22,7 @@
 //! | 3 | `http/` | the REST API: router, handlers, middleware, statuses, bodies, OpenAPI |
 //! | 2 | `bus/` | NATS: prices in, warm-up, refresh and snapshot requests out |
 //! | 1 | `cache/` | the price store, memory or Redis |
-//! | 0 | `config`, `params`, `freshness`, `route`, `metrics`, `readiness`, `json` | vocabulary every layer uses |
+//! | 0 | `config`, `params`, `freshness`, `route`, `metrics`, `readiness`, `feed`, `json` | vocabulary every layer uses |
 //!
 //! # Module map
 //!
@@ -33,6 +33,7 @@
 //! * `route` — the routes as a closed set: metric labels, access-log routes, 405's `Allow`.
 //! * `metrics` — the Prometheus registry (`metrics/families.rs` registers the families).
 //! * `readiness` — the flags behind `/ready`.
+//! * `feed` — `FeedStatus`: the ingestors' feed as last heard of, behind `/api/v1/status`.
 //! * `json` — Go-compatible JSON escaping, by hand (hot path) and through serde.
 //! * `cache` — `Cache::{Memory, Redis}`; **the TTL is enforced** in `Cache::lookup`
 //!   (`cache.rs`); `cache/entry.rs` prepares each price's REST item once; `cache/outcome.rs`
@@ -40,13 +41,15 @@
 //! * `bus/consumer.rs` — the price subscriptions feeding the cache.
 //! * `bus/warmup.rs` — last values from JetStream or an ingestor snapshot, on every connect.
 //! * `bus/requester.rs` — the NATS request-reply client that asks an ingestor to refresh.
+//! * `bus/status.rs` — the ingestors' status events, kept in `FeedStatus`.
 //! * `http/router.rs` — which handler answers which path; 404/405.
 //! * `http/handlers/` — `ltp.rs` (`GET /api/v1/ltp`, `/cached`), `refresh.rs` (**where a
 //!   refresh is answered**: `POST /api/v1/ltp/refresh`), `ops.rs` (`/health`, `/ready`,
-//!   `/metrics`).
+//!   `/metrics`), `status.rs` (`GET /api/v1/status`), `board.rs` (the live board at `/`, its
+//!   files in `http/board/`).
 //! * `http/status.rs` — **where an error becomes a status**, and every other status decision.
 //! * `http/bodies.rs` — the response types (serde and OpenAPI); `http/ltp_body.rs` writes the
-//!   hot body by hand.
+//!   hot body by hand; `http/feed_body.rs` is `/api/v1/status`'s.
 //! * `http/middleware/` — request id, limits, CORS, metrics and access log (`Edge`); rate
 //!   limit and API keys (`Guard`).
 //! * `http/openapi.rs` — the OpenAPI document; `http/state.rs` — what handlers share;
@@ -55,6 +58,7 @@
 mod bus;
 pub mod cache;
 mod config;
+mod feed;
 mod freshness;
 mod http;
 mod json;
@@ -76,6 +80,7 @@ pub use config::{
     CorsConfig, LimitsConfig, MAX_URL_BYTES, RateLimitConfig, RedisConfig, StreamsConfig,
     Validated,
 };
+pub use feed::FeedStatus;
 pub use http::bodies;
 pub use http::{ApiError, AppState, State, router};
 pub use metrics::Metrics;

@@ -14,6 +14,10 @@ pub enum Route {
     Refresh,
     /// `/api/v1/ltp/cached`
     Cached,
+    /// `/api/v1/status`
+    Status,
+    /// `/` (the board) and its assets under `/board/`
+    Board,
     /// `/api/v1/pairs`
     Pairs,
     /// `/api/v1/ltp/stream` (SSE)
@@ -38,7 +42,7 @@ pub enum Route {
 
 impl Route {
     /// Number of variants (metrics size their per-route tables with it).
-    pub const COUNT: usize = 13;
+    pub const COUNT: usize = 15;
 
     /// The route of a request path (a trailing `/` is ignored, as the router does).
     pub fn of(path: &str) -> Route {
@@ -50,6 +54,9 @@ impl Route {
             "/api/v1/ltp" => Route::Ltp,
             "/api/v1/ltp/refresh" => Route::Refresh,
             "/api/v1/ltp/cached" => Route::Cached,
+            "/api/v1/status" => Route::Status,
+            "/" => Route::Board,
+            p if p.starts_with("/board/") => Route::Board,
             "/api/v1/pairs" => Route::Pairs,
             "/api/v1/ltp/stream" => Route::Stream,
             "/api/v1/ltp/ws" => Route::Ws,
@@ -72,6 +79,12 @@ impl Route {
         matches!(Route::of(path), Route::Stream | Route::Ws)
     }
 
+    /// Whether a path is the board or one of its assets: public even when auth is on (they
+    /// hold no data; the page asks for the key and sends it with its API calls).
+    pub fn is_board(path: &str) -> bool {
+        path == "/" || path.starts_with("/board/")
+    }
+
     /// Whether a path is under `/api/v1` (rate limited).
     pub fn is_api(path: &str) -> bool {
         path.strip_prefix("/api/v1")
@@ -84,6 +97,8 @@ impl Route {
             Route::Ltp => "/api/v1/ltp",
             Route::Refresh => "/api/v1/ltp/refresh",
             Route::Cached => "/api/v1/ltp/cached",
+            Route::Status => "/api/v1/status",
+            Route::Board => "/",
             Route::Pairs => "/api/v1/pairs",
             Route::Stream => "/api/v1/ltp/stream",
             Route::Ws => "/api/v1/ltp/ws",
@@ -116,7 +131,10 @@ mod tests {
     fn routes_and_labels() {
         assert_eq!(Route::of("/api/v1/ltp"), Route::Ltp);
         assert_eq!(Route::of("/api/v1/ltp/"), Route::Ltp);
-        assert_eq!(Route::of("/"), Route::Unknown);
+        assert_eq!(Route::of("/"), Route::Board);
+        assert_eq!(Route::of("/board/board.0123456789.js"), Route::Board);
+        assert_eq!(Route::of("/boardx"), Route::Unknown);
+        assert_eq!(Route::of("/api/v1/status"), Route::Status);
         assert_eq!(Route::of("/api/v1"), Route::ApiOther);
         assert_eq!(Route::of("/api/v1x"), Route::Unknown);
         assert_eq!(Route::of("/docs/swagger-ui.css"), Route::Docs);

@@ -16,8 +16,8 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 
 use crate::bus::Refresher;
-use crate::bus::consumer;
 use crate::bus::warmup::Warmup;
+use crate::bus::{consumer, status};
 use crate::cache::{Cache, MemoryCache, RedisCache};
 use crate::config::{CacheBackend, Config};
 use crate::http::{AppState, read_buffer, router};
@@ -81,10 +81,15 @@ impl QueryApi {
             subjects.clone(),
             state.cache.clone(),
             state.board.clone(),
+            state.feed.clone(),
             state.metrics.clone(),
             token.clone(),
         ));
         tasks.spawn(state.board.clone().fan_out(token.clone()));
+        let statuses = status::subscribe(&client, subjects.status())
+            .await
+            .context("subscribing to the status subject")?;
+        tasks.spawn(status::run(statuses, state.feed.clone(), token.clone()));
         let warmup = Warmup {
             client: client.clone(),
             subjects,

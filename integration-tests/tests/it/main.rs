@@ -1,5 +1,6 @@
 //! End-to-end tests, compiled as one binary (one link, shared fixtures).
 
+mod board;
 mod docs;
 mod fixtures;
 mod ingestor;

@@ -12,6 +12,7 @@ use futures::stream::select_all;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::{Board, Cache, Entry, Offer};
+use crate::feed::FeedStatus;
 use crate::metrics::Metrics;
 use crate::params::Served;
 
@@ -29,12 +30,14 @@ pub async fn subscribe(
     Ok(subscribers)
 }
 
-/// Feeds the cache and the board until `token` is cancelled.
+/// Feeds the cache and the board, and notes each price's ingestor in `feed`, until `token` is
+/// cancelled.
 pub async fn run(
     subscribers: Vec<Subscriber>,
     subjects: Subjects,
     cache: Cache,
     board: Board,
+    feed: FeedStatus,
     metrics: Metrics,
     token: CancellationToken,
 ) {
@@ -43,7 +46,7 @@ pub async fn run(
         tokio::select! {
             () = token.cancelled() => return,
             message = messages.next() => match message {
-                Some(message) => handle(&message, &subjects, &cache, &board, &metrics),
+                Some(message) => handle(&message, &subjects, &cache, &board, &feed, &metrics),
                 None => return,
             },
         }
@@ -51,7 +54,14 @@ pub async fn run(
 }
 
 /// Decodes one message and offers it to the cache.
-fn handle(message: &Message, subjects: &Subjects, cache: &Cache, board: &Board, metrics: &Metrics) {
+fn handle(
+    message: &Message,
+    subjects: &Subjects,
+    cache: &Cache,
+    board: &Board,
+    feed: &FeedStatus,
+    metrics: &Metrics,
+) {
     let Some(pair) = subjects.pair_of(&message.subject) else {
         metrics.nats_message("invalid");
         return;
@@ -74,6 +84,7 @@ fn handle(message: &Message, subjects: &Subjects, cache: &Cache, board: &Board, 
             return;
         }
     };
+    feed.price(&msg);
     offer(cache, board, metrics, msg);
 }
 

@@ -11,7 +11,8 @@ use salvo_compression::{Compression, CompressionLevel};
 use salvo_oapi::swagger_ui::SwaggerUi;
 
 use super::handlers::{
-    GetCached, GetLtp, GetMetrics, GetPairs, GetStream, GetWs, Health, PostRefresh, Ready,
+    BoardAsset, BoardPage, GetCached, GetLtp, GetMetrics, GetPairs, GetStatus, GetStream, GetWs,
+    Health, PostRefresh, Ready,
 };
 use super::middleware::{Edge, Guard};
 use super::openapi;
@@ -47,6 +48,11 @@ pub fn router(state: AppState) -> Router {
                 .push(Router::with_path("ws").get(GetWs::new(state.clone()))),
         )
         .push(
+            Router::with_path("api/v1/status")
+                .get(GetStatus(state.clone()))
+                .head(GetStatus(state.clone())),
+        )
+        .push(
             Router::with_path("api/v1/pairs")
                 .hoop(compression)
                 .get(GetPairs(state.clone()))
@@ -74,6 +80,12 @@ pub fn router(state: AppState) -> Router {
             SwaggerUi::new(OPENAPI_PATH)
                 .title("ltp query-api")
                 .into_router("docs"),
+        )
+        .push(Router::new().get(BoardPage).head(BoardPage))
+        .push(
+            Router::with_path("board/{name}")
+                .get(BoardAsset)
+                .head(BoardAsset),
         )
         // The seed's documentation path: the same UI.
         .push(

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::bus::Refresher;
 use crate::cache::{Board, Cache};
 use crate::config::{Access, Config, Validated};
+use crate::feed::FeedStatus;
 use crate::http::stream::hub::Hub;
 use crate::metrics::Metrics;
 use crate::params::Served;
@@ -33,6 +34,8 @@ pub struct State {
     pub ttl_ms: u64,
     /// Where `POST /api/v1/ltp/refresh` sends its request (an ingestor, over NATS).
     pub refresher: Refresher,
+    /// The ingestors' feed as last heard of, for `/api/v1/status`.
+    pub feed: FeedStatus,
     /// Written by the warm-up and at shutdown, read by `/ready`.
     pub readiness: Readiness,
     /// Shared with the cache and the NATS side: one registry per app.
@@ -59,6 +62,7 @@ impl AppState {
             served: derived.served,
             ttl_ms: u64::try_from(config.cache.ttl.as_millis()).unwrap_or(u64::MAX),
             refresher,
+            feed: FeedStatus::default(),
             readiness: Readiness::default(),
             metrics,
             access: derived.access,
