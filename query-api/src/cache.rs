@@ -4,6 +4,12 @@
 //! with an older one, and serves a price only while its age is within the TTL (the maximum age
 //! served): an older one is reported as expired, never served. The TTL is enforced here, in
 //! [`Cache::lookup`]; Redis also drops a key when its price's freshness runs out.
+//!
+//! With Redis, each replica also keeps the newest price of every pair it received itself (from
+//! NATS or a refresh). A read serves the newer of Redis's price and that one (the ordering
+//! rule decides, so a replica never serves an older price than Redis holds, nor than it has
+//! already seen), and when Redis cannot be asked it serves its own, within the TTL, marked
+//! [`Degraded`].
 
 mod entry;
 mod memory;
@@ -14,9 +20,11 @@ use std::sync::Arc;
 
 use common::Pair;
 
+use crate::readiness::CacheState;
+
 pub use self::entry::Entry;
 pub use self::memory::MemoryCache;
-pub use self::outcome::{Error, Lookup, Miss, Offer};
+pub use self::outcome::{Degraded, Error, Found, Lookup, Miss, Offer};
 pub use self::redis::RedisCache;
 
 /// The cache backend; clones share the same prices.
@@ -29,21 +37,41 @@ pub enum Cache {
 }
 
 impl Cache {
-    /// The fresh entry of each pair, in the order asked: one Redis round trip for all of them.
-    /// `ttl_ms` is the maximum age served.
-    pub async fn lookup(&self, pairs: &[Pair], now_ms: i64, ttl_ms: u64) -> Vec<Lookup> {
-        match self {
-            Cache::Memory(memory) => pairs
-                .iter()
-                .map(|&pair| fresh(memory.get(pair).ok_or(Miss::NotFound), now_ms, ttl_ms))
-                .collect(),
-            Cache::Redis(redis) => redis
-                .get_many(pairs)
-                .await
-                .into_iter()
-                .map(|found| fresh(found, now_ms, ttl_ms))
-                .collect(),
-        }
+    /// The fresh entry of each pair, in the order asked: one Redis round trip for all of them,
+    /// or this replica's own prices when Redis cannot be asked. `ttl_ms` is the maximum age
+    /// served.
+    pub async fn lookup(&self, pairs: &[Pair], now_ms: i64, ttl_ms: u64) -> Found {
+        let (lookups, degraded) = match self {
+            Cache::Memory(memory) => (
+                pairs
+                    .iter()
+                    .map(|&pair| fresh(memory.get(pair).ok_or(Miss::NotFound), now_ms, ttl_ms))
+                    .collect(),
+                None,
+            ),
+            Cache::Redis(redis) => match redis.get_many(pairs).await {
+                Some(stored) => (
+                    pairs
+                        .iter()
+                        .zip(stored)
+                        .map(|(&pair, found)| fresh(newer(found, redis.latest(pair)), now_ms, ttl_ms))
+                        .collect(),
+                    None,
+                ),
+                None => (
+                    pairs
+                        .iter()
+                        .map(|&pair| {
+                            // Nothing of its own to serve: Redis might have had it.
+                            let own = redis.latest(pair).ok_or(Miss::Unavailable);
+                            fresh(own, now_ms, ttl_ms).map_err(|_| Miss::Unavailable)
+                        })
+                        .collect(),
+                    Some(Degraded::RedisUnavailable),
+                ),
+            },
+        };
+        Found { lookups, degraded }
     }
 
     /// Offers a price from the NATS feed. Memory: stored at once. Redis: coalesced per pair
@@ -74,11 +102,25 @@ impl Cache {
         }
     }
 
-    /// Whether reads can currently succeed (Redis reachable).
+    /// Whether the shared cache answers (Redis reachable); without it reads are served from
+    /// this replica's own prices, [`Degraded`].
     pub fn is_available(&self) -> bool {
         match self {
             Cache::Memory(_) => true,
             Cache::Redis(redis) => redis.is_up(),
+        }
+    }
+
+    /// The cache's state for `/ready`: Redis down after it answered once is degraded (reads
+    /// are served from this replica's own prices); never reached is unreachable.
+    pub fn state(&self) -> CacheState {
+        match self {
+            Cache::Memory(_) => CacheState::Ready,
+            Cache::Redis(redis) if redis.is_up() => CacheState::Ready,
+            Cache::Redis(redis) if redis.reached() => {
+                CacheState::Degraded(Degraded::RedisUnavailable.as_str())
+            }
+            Cache::Redis(_) => CacheState::Unreachable,
         }
     }
 
@@ -99,6 +141,18 @@ impl Cache {
     }
 }
 
+/// The ordering rule between what Redis holds for a pair and the newest price this replica
+/// received: the newer one, Redis's when they are equal; this replica's when Redis has none
+/// or an unreadable one.
+fn newer(stored: Lookup, own: Option<Arc<Entry>>) -> Lookup {
+    match (stored, own) {
+        (Ok(stored), Some(own)) if !stored.replaces(&own) => Ok(own),
+        (Ok(stored), _) => Ok(stored),
+        (Err(_), Some(own)) => Ok(own),
+        (Err(miss), None) => Err(miss),
+    }
+}
+
 /// The TTL rule: an entry older than `ttl_ms` at `now_ms` is [`Miss::Expired`], never served.
 fn fresh(found: Lookup, now_ms: i64, ttl_ms: u64) -> Lookup {
     let entry = found?;
@@ -106,5 +160,53 @@ fn fresh(found: Lookup, now_ms: i64, ttl_ms: u64) -> Lookup {
         Err(Miss::Expired)
     } else {
         Ok(entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use common::message::SCHEMA_VERSION;
+    use common::{Price, PriceMessage, Source};
+
+    use super::*;
+
+    fn entry(price: &str, published: &str) -> Arc<Entry> {
+        let at = published.parse().expect("ts");
+        Arc::new(Entry::new(PriceMessage {
+            v: SCHEMA_VERSION,
+            pair: Pair::parse("BTC/USD").expect("known"),
+            price: Price::parse(price).expect("valid"),
+            source: Source::Ws,
+            exchange_time: Some(at),
+            received_at: at,
+            published_at: at,
+            seq: 1,
+            ingestor: Arc::from("i"),
+        }))
+    }
+
+    fn price(found: &Lookup) -> Result<&str, Miss> {
+        found.as_ref().map(|e| e.message().price.as_str()).map_err(|m| *m)
+    }
+
+    #[test]
+    fn a_read_serves_the_newer_of_redis_and_its_own() {
+        let old = entry("1", "2026-01-01T00:00:01Z");
+        let new = entry("2", "2026-01-01T00:00:02Z");
+        assert_eq!(price(&newer(Ok(old.clone()), Some(new.clone()))), Ok("2"));
+        assert_eq!(price(&newer(Ok(new.clone()), Some(old.clone()))), Ok("2"));
+        assert_eq!(price(&newer(Err(Miss::NotFound), Some(old))), Ok("1"));
+        assert_eq!(price(&newer(Ok(new), None)), Ok("2"));
+        assert_eq!(
+            price(&newer(Err(Miss::NotFound), None)),
+            Err(Miss::NotFound)
+        );
+        // Equal: Redis's (the same price, decoded once per change).
+        let redis = entry("3", "2026-01-01T00:00:03Z");
+        let own = entry("3", "2026-01-01T00:00:03Z");
+        let served = newer(Ok(redis.clone()), Some(own)).expect("served");
+        assert!(Arc::ptr_eq(&served, &redis));
     }
 }

@@ -19,6 +19,7 @@
 //! | 9 two ingestors at once | `two_ingestors.rs` |
 //! | 10 SIGTERM under load | `sigterm.rs` |
 //! | 11–14 a three-node NATS cluster: nodes killed and restarted | `cluster/` |
+//! | 15 Redis behind Sentinel, the primary killed under read load | `redis_sentinel.rs` |
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,6 +40,7 @@ mod nats_restart;
 mod pipeline;
 mod plain_subscriber;
 mod redis_restart;
+mod redis_sentinel;
 mod replicas;
 mod sigterm;
 mod two_ingestors;
@@ -247,6 +249,8 @@ pub struct Read {
     pub body: String,
     /// The `ltp` items.
     pub items: Vec<Item>,
+    /// The `X-Cache-Degraded` header, when set.
+    pub degraded: Option<String>,
 }
 
 impl Read {
@@ -282,12 +286,17 @@ impl ReadLoop {
             while !flag.load(Ordering::Acquire) {
                 tick.tick().await;
                 let sent = Instant::now();
-                let (status, body) = match http.get(&url).send().await {
+                let (status, degraded, body) = match http.get(&url).send().await {
                     Ok(res) => {
                         let status = res.status().as_u16();
-                        (Some(status), res.text().await.unwrap_or_default())
+                        let degraded = res
+                            .headers()
+                            .get("x-cache-degraded")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned);
+                        (Some(status), degraded, res.text().await.unwrap_or_default())
                     }
-                    Err(e) => (None, e.to_string()),
+                    Err(e) => (None, None, e.to_string()),
                 };
                 reads.push(Read {
                     sent,
@@ -295,6 +304,7 @@ impl ReadLoop {
                     took: sent.elapsed(),
                     status,
                     items: items(&body),
+                    degraded,
                     body,
                 });
             }
@@ -307,6 +317,29 @@ impl ReadLoop {
     pub async fn finish(self) -> Vec<Read> {
         self.stop.store(true, Ordering::Release);
         self.task.await.expect("read loop")
+    }
+}
+
+/// Checks that no read served a trade of one of `pairs` older than one an earlier read served
+/// (by exchange time).
+pub fn assert_never_older(reads: &[Read], pairs: &[&str]) {
+    for pair in pairs {
+        let mut newest: Option<Timestamp> = None;
+        for read in reads {
+            let Some(t) = read
+                .items
+                .iter()
+                .find(|i| i.pair == *pair)
+                .and_then(|i| i.exchange_time)
+            else {
+                continue;
+            };
+            assert!(
+                newest.is_none_or(|n| t >= n),
+                "{pair} went back from {newest:?} to {t}"
+            );
+            newest = Some(t);
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use salvo::oapi::endpoint;
 use salvo::{Request, Response};
 
 use super::query::requested_pairs;
-use crate::cache::Miss;
+use crate::cache::{Lookup, Miss};
 use crate::http::bodies::{self, AuthErrorBody, ErrorBody, LtpResponse, RateLimitBody};
 use crate::http::ltp_body;
 use crate::http::state::AppState;
@@ -20,7 +20,9 @@ pub struct GetLtp(pub AppState);
 ///
 /// `pair` is a comma-separated list (`BTC/USD,eth/usd`): trimmed, case-insensitive, each pair
 /// answered once; empty or absent means every served pair. Each price carries its time and
-/// age; a price older than the cache TTL is never served but reported in `errors`.
+/// age; a price older than the cache TTL is never served but reported in `errors`. While Redis
+/// cannot be asked, the replica answers from the prices it received itself (within the TTL)
+/// with the header `X-Cache-Degraded: redis-unavailable`.
 #[endpoint(
     tags("prices"),
     security((), ("api_key" = [])),
@@ -48,8 +50,9 @@ impl GetLtp {
         };
         let now_ms = Timestamp::now().as_millisecond();
         let found = state.cache.lookup(&pairs, now_ms, state.ttl_ms).await;
-        let (status, body) = ltp_body::ltp(&pairs, &found, now_ms, &state.metrics);
+        let (status, body) = ltp_body::ltp(&pairs, &found.lookups, now_ms, &state.metrics);
         bodies::write(res, status, body);
+        bodies::mark_degraded(res, found.degraded);
     }
 }
 
@@ -59,7 +62,8 @@ pub struct GetCached(pub AppState);
 
 /// Every cached fresh price.
 ///
-/// Pairs without a fresh price are left out; query parameters are ignored.
+/// Pairs without a fresh price are left out; query parameters are ignored. While Redis cannot
+/// be asked, the replica's own prices, with `X-Cache-Degraded: redis-unavailable`.
 #[endpoint(
     tags("prices"),
     security((), ("api_key" = [])),
@@ -68,7 +72,7 @@ pub struct GetCached(pub AppState);
         (status_code = 200, description = "Fresh prices, sorted by pair (possibly none)", body = LtpResponse),
         (status_code = 401, description = "API key missing or invalid (when auth is enabled)", body = AuthErrorBody),
         (status_code = 429, description = "Rate limit exceeded", body = RateLimitBody),
-        (status_code = 503, description = "CACHE_ERROR: the cache is unreachable", body = ErrorBody),
+        (status_code = 503, description = "CACHE_ERROR: Redis is unreachable and this replica has no fresh price of its own", body = ErrorBody),
     )
 )]
 impl GetCached {
@@ -77,9 +81,12 @@ impl GetCached {
         let pairs = &state.served.sorted;
         let now_ms = Timestamp::now().as_millisecond();
         let found = state.cache.lookup(pairs, now_ms, state.ttl_ms).await;
-        if found.iter().any(|f| matches!(f, Err(Miss::Unavailable))) {
+        let unavailable = |f: &Lookup| matches!(f, Err(Miss::Unavailable));
+        if found.lookups.iter().all(unavailable) {
             return ApiError::CacheUnavailable(None).write_to(res);
         }
-        bodies::write(res, Answer::Done.status(), ltp_body::cached(&found, now_ms));
+        let body = ltp_body::cached(&found.lookups, now_ms);
+        bodies::write(res, Answer::Done.status(), body);
+        bodies::mark_degraded(res, found.degraded);
     }
 }
