@@ -43,7 +43,9 @@ async fn start(cmd: Vec<String>, ready: &str) -> ContainerAsync<GenericImage> {
         .start()
         .await
         .unwrap_or_else(|e| {
-            panic!("cannot start a Sentinel test container: {e} (build it with deploy/test-images.sh)")
+            panic!(
+                "cannot start a Sentinel test container: {e} (build it with deploy/test-images.sh)"
+            )
         })
 }
 
@@ -81,10 +83,17 @@ impl TestSentinel {
         // A full resync goes through a file in the working directory, which must be writable
         // by the image's user; and without the default 5 s wait for more replicas.
         let node = |port: &str, extra: &[&str]| {
-            let args: Vec<&str> = ["--port", port, "--dir", "/tmp", "--repl-diskless-sync-delay", "0"]
-                .into_iter()
-                .chain(extra.iter().copied())
-                .collect();
+            let args: Vec<&str> = [
+                "--port",
+                port,
+                "--dir",
+                "/tmp",
+                "--repl-diskless-sync-delay",
+                "0",
+            ]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect();
             server_command(&args)
         };
         let primary = start(node(&primary_port, &[]), ready).await;

@@ -5,12 +5,13 @@
 //! served): an older one is reported as expired, never served. The TTL is enforced here, in
 //! [`Cache::lookup`]; Redis also drops a key when its price's freshness runs out.
 //!
-//! With Redis, each replica also keeps the newest price of every pair it received itself (from
-//! NATS or a refresh). A read serves the newer of Redis's price and that one (the ordering
-//! rule decides, so a replica never serves an older price than Redis holds, nor than it has
-//! already seen), and when Redis cannot be asked it serves its own, within the TTL, marked
-//! [`Degraded`].
+//! With Redis, a read also looks at the [`Board`], the newest price of every pair this replica
+//! received itself (from NATS or a refresh): it serves the newer of Redis's price and the
+//! board's (the ordering rule decides, so a replica never serves an older price than Redis
+//! holds, nor than it has already seen), and when Redis cannot be asked it serves the board's,
+//! within the TTL, marked [`Degraded`].
 
+mod board;
 mod entry;
 mod memory;
 mod outcome;
@@ -20,12 +21,12 @@ use std::sync::Arc;
 
 use common::Pair;
 
-use crate::readiness::CacheState;
-
+pub use self::board::Board;
 pub use self::entry::Entry;
 pub use self::memory::MemoryCache;
 pub use self::outcome::{Degraded, Error, Found, Lookup, Miss, Offer};
 pub use self::redis::RedisCache;
+use crate::readiness::CacheState;
 
 /// The cache backend; clones share the same prices.
 #[derive(Debug, Clone)]
@@ -38,9 +39,9 @@ pub enum Cache {
 
 impl Cache {
     /// The fresh entry of each pair, in the order asked: one Redis round trip for all of them,
-    /// or this replica's own prices when Redis cannot be asked. `ttl_ms` is the maximum age
-    /// served.
-    pub async fn lookup(&self, pairs: &[Pair], now_ms: i64, ttl_ms: u64) -> Found {
+    /// or this replica's own prices (`board`) when Redis cannot be asked. `ttl_ms` is the
+    /// maximum age served.
+    pub async fn lookup(&self, pairs: &[Pair], now_ms: i64, ttl_ms: u64, board: &Board) -> Found {
         let (lookups, degraded) = match self {
             Cache::Memory(memory) => (
                 pairs
@@ -54,7 +55,9 @@ impl Cache {
                     pairs
                         .iter()
                         .zip(stored)
-                        .map(|(&pair, found)| fresh(newer(found, redis.latest(pair)), now_ms, ttl_ms))
+                        .map(|(&pair, found)| {
+                            fresh(newer(found, board.snapshot(pair)), now_ms, ttl_ms)
+                        })
                         .collect(),
                     None,
                 ),
@@ -63,7 +66,7 @@ impl Cache {
                         .iter()
                         .map(|&pair| {
                             // Nothing of its own to serve: Redis might have had it.
-                            let own = redis.latest(pair).ok_or(Miss::Unavailable);
+                            let own = board.snapshot(pair).ok_or(Miss::Unavailable);
                             fresh(own, now_ms, ttl_ms).map_err(|_| Miss::Unavailable)
                         })
                         .collect(),
@@ -188,7 +191,10 @@ mod tests {
     }
 
     fn price(found: &Lookup) -> Result<&str, Miss> {
-        found.as_ref().map(|e| e.message().price.as_str()).map_err(|m| *m)
+        found
+            .as_ref()
+            .map(|e| e.message().price.as_str())
+            .map_err(|m| *m)
     }
 
     #[test]

@@ -33,8 +33,9 @@
 //! * `readiness` — the flags behind `/ready`, and the cache's state as it reports it.
 //! * `json` — Go-compatible JSON escaping, by hand (hot path) and through serde.
 //! * `cache` — `Cache::{Memory, Redis}`; **the TTL is enforced** in `Cache::lookup`
-//!   (`cache.rs`), where a Redis read also picks the newer of Redis's and the replica's own
-//!   price, or the replica's own alone while Redis cannot be asked (degraded);
+//!   (`cache.rs`), where a Redis read also picks the newer of Redis's and the board's price,
+//!   or the board's alone while Redis cannot be asked (degraded); `cache/board.rs` is the
+//!   newest price per pair this replica received, whatever the backend;
 //!   `cache/entry.rs` prepares each price's REST item once; `cache/outcome.rs` says what a read
 //!   or write answers; `cache/redis/link.rs` is the way to Redis (one server, or the primary
 //!   Redis Sentinel names).

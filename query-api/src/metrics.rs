@@ -11,6 +11,7 @@ mod families;
 use std::sync::Arc;
 
 use common::Pair;
+use common::metrics::Registrar;
 use prometheus::local::LocalHistogram;
 use prometheus::{Encoder, Registry, TextEncoder};
 
@@ -91,16 +92,24 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Registers every metric in a new registry.
+    ///
+    /// # Panics
+    /// On a malformed or repeated metric name in `metrics/families.rs`: a bug there, caught by
+    /// every test that builds the service.
     pub fn new() -> Metrics {
         let registry = Registry::new();
-        Metrics(Arc::new(Inner {
-            http: Http::register(&registry),
-            prices: Prices::register(&registry),
-            bus: Bus::register(&registry),
-            guard: Guard::register(&registry),
-            process: Process::register(&registry),
-            registry,
-        }))
+        let r = Registrar(&registry);
+        let register = || -> prometheus::Result<Inner> {
+            Ok(Inner {
+                http: Http::register(r)?,
+                prices: Prices::register(r)?,
+                bus: Bus::register(r)?,
+                guard: Guard::register(r)?,
+                process: Process::register(r)?,
+                registry: registry.clone(),
+            })
+        };
+        Metrics(Arc::new(register().expect("the metric families register")))
     }
 
     /// Counts one answered request.

@@ -47,9 +47,9 @@ impl Check {
     pub fn detail(&self) -> String {
         match (&self.problem, self.degraded) {
             (Some(problem), _) => problem.clone(),
-            (None, Some(why)) => format!(
-                "degraded: {why}, serving the prices this replica receives from NATS"
-            ),
+            (None, Some(why)) => {
+                format!("degraded: {why}, serving the prices this replica receives from NATS")
+            }
             (None, None) => "ready".to_owned(),
         }
     }

@@ -80,15 +80,18 @@ impl QueryApi {
             subscribers,
             subjects.clone(),
             state.cache.clone(),
+            state.board.clone(),
             state.metrics.clone(),
             token.clone(),
         ));
+        tasks.spawn(state.board.clone().fan_out(token.clone()));
         let warmup = Warmup {
             client: client.clone(),
             subjects,
             use_jetstream,
             refresher: state.refresher.clone(),
             cache: state.cache.clone(),
+            board: state.board.clone(),
             served: state.served.clone(),
             readiness: state.readiness.clone(),
             metrics: state.metrics.clone(),

@@ -11,7 +11,7 @@ use futures::StreamExt;
 use futures::stream::select_all;
 use tokio_util::sync::CancellationToken;
 
-use crate::cache::{Cache, Entry, Offer};
+use crate::cache::{Board, Cache, Entry, Offer};
 use crate::metrics::Metrics;
 use crate::params::Served;
 
@@ -29,11 +29,12 @@ pub async fn subscribe(
     Ok(subscribers)
 }
 
-/// Feeds the cache until `token` is cancelled.
+/// Feeds the cache and the board until `token` is cancelled.
 pub async fn run(
     subscribers: Vec<Subscriber>,
     subjects: Subjects,
     cache: Cache,
+    board: Board,
     metrics: Metrics,
     token: CancellationToken,
 ) {
@@ -42,7 +43,7 @@ pub async fn run(
         tokio::select! {
             () = token.cancelled() => return,
             message = messages.next() => match message {
-                Some(message) => handle(&message, &subjects, &cache, &metrics),
+                Some(message) => handle(&message, &subjects, &cache, &board, &metrics),
                 None => return,
             },
         }
@@ -50,7 +51,7 @@ pub async fn run(
 }
 
 /// Decodes one message and offers it to the cache.
-fn handle(message: &Message, subjects: &Subjects, cache: &Cache, metrics: &Metrics) {
+fn handle(message: &Message, subjects: &Subjects, cache: &Cache, board: &Board, metrics: &Metrics) {
     let Some(pair) = subjects.pair_of(&message.subject) else {
         metrics.nats_message("invalid");
         return;
@@ -73,12 +74,13 @@ fn handle(message: &Message, subjects: &Subjects, cache: &Cache, metrics: &Metri
             return;
         }
     };
-    offer(cache, metrics, msg);
+    offer(cache, board, metrics, msg);
 }
 
-/// Offers a decoded price to the cache, with metrics.
-pub fn offer(cache: &Cache, metrics: &Metrics, msg: common::PriceMessage) -> Offer {
+/// Offers a decoded price to the board (streams) and the cache, with metrics.
+pub fn offer(cache: &Cache, board: &Board, metrics: &Metrics, msg: common::PriceMessage) -> Offer {
     let entry = Arc::new(Entry::new(msg));
+    board.offer(entry.clone());
     let outcome = cache.offer(entry.clone());
     // Redis writes are counted by its writer, when they happen.
     if matches!(cache, Cache::Memory(_)) {

@@ -19,7 +19,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::requester::{RefreshError, Refresher};
-use crate::cache::{Cache, Entry};
+use crate::cache::{Board, Cache, Entry};
 use crate::metrics::Metrics;
 use crate::params::Served;
 use crate::readiness::Readiness;
@@ -54,6 +54,8 @@ pub struct Warmup {
     /// Asks an ingestor for a snapshot when there is no stream.
     pub refresher: Refresher,
     pub cache: Cache,
+    /// Fed the loaded prices too, whether or not the cache takes them.
+    pub board: Board,
     pub served: Served,
     /// Where the NATS and warm-up states are reported.
     pub readiness: Readiness,
@@ -150,6 +152,9 @@ impl Warmup {
     /// Stores the loaded prices; returns how many there were.
     async fn store(&self, entries: Vec<Arc<Entry>>) -> Result<usize, WarmupError> {
         let loaded = entries.len();
+        for entry in &entries {
+            self.board.offer(entry.clone());
+        }
         self.cache
             .store(entries)
             .await

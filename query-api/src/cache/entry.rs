@@ -135,25 +135,14 @@ fn sortable(ts: Timestamp) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use common::message::SCHEMA_VERSION;
-    use common::{Price, Source};
+    use common::Source;
+    use common::test_support::price_message_at;
 
     use super::*;
 
-    pub(crate) fn msg(price: &str, published: &str) -> PriceMessage {
-        PriceMessage {
-            v: SCHEMA_VERSION,
-            pair: Pair::parse("BTC/USD").expect("known"),
-            price: Price::parse(price).expect("valid"),
-            source: Source::Ws,
-            exchange_time: Some("2026-07-08T05:24:41.204829Z".parse().expect("ts")),
-            received_at: "2026-07-08T05:24:41.21Z".parse().expect("ts"),
-            published_at: published.parse().expect("ts"),
-            seq: 1,
-            ingestor: Arc::from("i-1"),
-        }
+    /// A WebSocket price of BTC/USD published at `published` (Kraken's stamp 5 ms before).
+    fn msg(price: &str, published: &str) -> PriceMessage {
+        price_message_at("BTC/USD", price, published.parse().expect("ts"))
     }
 
     fn item(entry: &Entry, age: u64) -> String {
@@ -167,7 +156,7 @@ mod tests {
         let entry = Entry::new(msg("0.00044780", "2026-07-08T05:24:41.2101Z"));
         assert_eq!(
             item(&entry, 1234),
-            r#"{"pair":"BTC/USD","amount":0.00044780,"price":"0.00044780","timestamp":"2026-07-08T05:24:41.2101Z","age_ms":1234,"exchange_time":"2026-07-08T05:24:41.204829Z","source":"ws"}"#
+            r#"{"pair":"BTC/USD","amount":0.00044780,"price":"0.00044780","timestamp":"2026-07-08T05:24:41.2101Z","age_ms":1234,"exchange_time":"2026-07-08T05:24:41.2051Z","source":"ws"}"#
         );
         let value: serde_json::Value = serde_json::from_str(&item(&entry, 0)).expect("json");
         assert_eq!(value["age_ms"], 0);

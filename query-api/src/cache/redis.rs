@@ -7,7 +7,7 @@
 //!
 //! Redis is one server or the primary Redis Sentinel names (`redis/link.rs`). Every round trip
 //! is bounded by `cache.redis.timeout`. A failure marks Redis down: requests are then answered
-//! at once from this replica's own prices (`latest`, see `cache.rs`) instead of waiting, a probe
+//! at once from this replica's own prices (the board, see `cache.rs`) instead of waiting, a probe
 //! pings Redis (or asks the sentinels for the primary) every 200 ms, and when it answers again
 //! the newest price of every pair is written back (the script keeps any newer one), so
 //! everything recovers without a restart, a Sentinel failover included.
@@ -56,8 +56,7 @@ struct Inner {
     /// Last entry decoded from Redis per pair: reused while Redis returns the same bytes, so a
     /// read decodes only what changed.
     decoded: Box<[ArcSwapOption<Entry>]>,
-    /// Newest entry this replica received per pair: served while Redis cannot be asked, and
-    /// written back when it returns.
+    /// Newest entry this replica received per pair: written back when Redis returns.
     latest: Box<[ArcSwapOption<Entry>]>,
     /// Entries waiting for the writer, newest per pair.
     pending: Box<[ArcSwapOption<Entry>]>,
@@ -274,7 +273,10 @@ impl Inner {
     async fn ping(&self) -> bool {
         // A Sentinel lookup is a few round trips.
         let bound = self.timeout * 6;
-        matches!(tokio::time::timeout(bound, self.link.probe()).await, Ok(true))
+        matches!(
+            tokio::time::timeout(bound, self.link.probe()).await,
+            Ok(true)
+        )
     }
 }
 
@@ -310,7 +312,9 @@ async fn probe_loop(inner: Arc<Inner>, token: CancellationToken) {
                 }
                 inner.wake_writer.notify_one();
             } else {
-                tracing::warn!("redis unavailable; serving this replica's own prices until it answers");
+                tracing::warn!(
+                    "redis unavailable; serving this replica's own prices until it answers"
+                );
             }
         }
         let pause = if up { PROBE_UP } else { PROBE_DOWN };

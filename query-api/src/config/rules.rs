@@ -291,9 +291,8 @@ fn validate_sentinel_settings_unused(redis: &RedisConfig) -> Result<(), Invalid>
 
 /// `host:port` with a non-empty host and a port 1–65535.
 fn is_host_port(addr: &str) -> bool {
-    addr.rsplit_once(':').is_some_and(|(host, port)| {
-        !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
-    })
+    addr.rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0))
 }
 
 /// A configuration that passed every rule, with what the rules computed.
@@ -467,7 +466,9 @@ mod tests {
             ))
         );
         assert_eq!(
-            redis(|r| r.sentinel_password = Secret::new("x")).expect_err("unused").0,
+            redis(|r| r.sentinel_password = Secret::new("x"))
+                .expect_err("unused")
+                .0,
             "cache.redis.sentinel_password"
         );
     }

@@ -6,7 +6,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::bus::Refresher;
-use crate::cache::Cache;
+use crate::cache::{Board, Cache};
 use crate::config::{Access, Config, Validated};
 use crate::metrics::Metrics;
 use crate::params::Served;
@@ -21,6 +21,9 @@ pub struct AppState(Arc<State>);
 pub struct State {
     /// Where prices are read (and refreshed prices stored): memory or Redis.
     pub cache: Cache,
+    /// The newest price per pair this replica received, whatever the backend (streams read
+    /// it). Its fan-out ([`Board::fan_out`]) is run by the service, or by the embedder.
+    pub board: Board,
     /// `business.supported_pairs`, prepared for parsing request parameters.
     pub served: Served,
     /// Maximum age of a price served, in milliseconds (`cache.ttl`).
@@ -48,6 +51,7 @@ impl AppState {
         let (config, derived) = settings.into_parts();
         AppState(Arc::new(State {
             cache,
+            board: Board::new(),
             served: derived.served,
             ttl_ms: u64::try_from(config.cache.ttl.as_millis()).unwrap_or(u64::MAX),
             refresher,

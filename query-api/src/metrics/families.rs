@@ -2,16 +2,15 @@
 //! side, the guard (rate limit and API keys), and the process.
 //!
 //! Registration fails only for a malformed name or a name registered twice in one registry,
-//! both fixed in this file: a failure is a bug here, hence `expect`.
+//! both fixed in this file: `Metrics::new` treats a failure as a bug here.
 
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use common::Pair;
-use prometheus::core::Collector;
+use common::metrics::Registrar;
 use prometheus::{
-    Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry,
+    Gauge, GaugeVec, Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
 };
 
 use crate::route::Route;
@@ -42,29 +41,25 @@ pub(super) struct Http {
 }
 
 impl Http {
-    pub fn register(r: &Registry) -> Http {
-        let duration = HistogramVec::new(
-            HistogramOpts::new(
-                "btc_ltp_http_request_duration_seconds",
-                "Time from receiving a request to its response, in seconds.",
-            )
-            .buckets(LATENCY_BUCKETS.to_vec()),
-            &["method", "path"],
-        );
+    pub fn register(r: Registrar<'_>) -> prometheus::Result<Http> {
         let per_route = Route::COUNT * METHODS.len();
-        Http {
-            requests: counter(
-                r,
+        Ok(Http {
+            requests: r.counter_vec(
                 "btc_ltp_http_requests_total",
                 "HTTP requests answered, by method, route template and status.",
                 &["method", "path", "status_code"],
-            ),
-            duration: register(r, duration),
+            )?,
+            duration: r.histogram_vec(
+                "btc_ltp_http_request_duration_seconds",
+                "Time from receiving a request to its response, in seconds.",
+                LATENCY_BUCKETS,
+                &["method", "path"],
+            )?,
             durations: (0..per_route).map(|_| OnceLock::new()).collect(),
             requests_by_status: (0..per_route * STATUSES.len())
                 .map(|_| OnceLock::new())
                 .collect(),
-        }
+        })
     }
 }
 
@@ -84,74 +79,53 @@ pub(super) struct Prices {
 }
 
 impl Prices {
-    pub fn register(r: &Registry) -> Prices {
-        let cache_ops = counter(
-            r,
+    pub fn register(r: Registrar<'_>) -> prometheus::Result<Prices> {
+        let cache_ops = r.counter_vec(
             "btc_ltp_cache_operations_total",
             "Cache reads (hit, miss) and writes (success, stale, error), per pair.",
             &["operation", "result"],
-        );
-        let per_pair = counter(
-            r,
+        )?;
+        let per_pair = r.counter_vec(
             "btc_ltp_price_requests_total",
             "Pairs asked for in /api/v1/ltp, by pair and whether a fresh price was served.",
             &["pair", "cache_result"],
-        );
+        )?;
         let by_pair = |result: &str| -> Box<[IntCounter]> {
             Pair::all()
                 .map(|p| per_pair.with_label_values(&[p.as_str(), result]))
                 .collect()
         };
-        let served_age = Histogram::with_opts(
-            HistogramOpts::new(
-                "btc_ltp_served_price_age_seconds",
-                "Age of each price served, in seconds.",
-            )
-            .buckets(vec![0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 300.0]),
-        );
-        Prices {
+        Ok(Prices {
             get_hit: cache_ops.with_label_values(&["get", "hit"]),
             get_miss: cache_ops.with_label_values(&["get", "miss"]),
             cache_ops,
             pair_hits: by_pair("hit"),
             pair_misses: by_pair("miss"),
-            served_age: register(r, served_age),
-            current: register(
-                r,
-                GaugeVec::new(
-                    Opts::new(
-                        "btc_ltp_current_prices",
-                        "Newest price known per pair (as a float: for dashboards, not for trading).",
-                    ),
-                    &["pair"],
-                ),
-            ),
-            age: register(
-                r,
-                GaugeVec::new(
-                    Opts::new(
-                        "btc_ltp_price_age_seconds",
-                        "Age of the newest price known per pair at scrape time, in seconds.",
-                    ),
-                    &["pair"],
-                ),
-            ),
-            cache_keys: register(
-                r,
-                IntGaugeVec::new(
-                    Opts::new(
-                        "btc_ltp_cache_keys",
-                        "Pairs with a fresh price at scrape time, by cache type.",
-                    ),
-                    &["cache_type"],
-                ),
-            ),
-            cache_available: gauge(
-                r,
+            served_age: r.histogram(
+                "btc_ltp_served_price_age_seconds",
+                "Age of each price served, in seconds.",
+                &[0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 300.0],
+            )?,
+            current: r.float_gauge_vec(
+                "btc_ltp_current_prices",
+                "Newest price known per pair (as a float: for dashboards, not for trading).",
+                &["pair"],
+            )?,
+            age: r.float_gauge_vec(
+                "btc_ltp_price_age_seconds",
+                "Age of the newest price known per pair at scrape time, in seconds.",
+                &["pair"],
+            )?,
+            cache_keys: r.gauge_vec(
+                "btc_ltp_cache_keys",
+                "Pairs with a fresh price at scrape time, by cache type.",
+                &["cache_type"],
+            )?,
+            cache_available: r.gauge(
                 "btc_ltp_cache_available",
                 "1 when the cache answers (Redis reachable), else 0.",
-            ),
-        }
+            )?,
+        })
     }
 }
 
@@ -164,33 +138,29 @@ pub(super) struct Bus {
 }
 
 impl Bus {
-    pub fn register(r: &Registry) -> Bus {
-        Bus {
-            connected: gauge(
-                r,
+    pub fn register(r: Registrar<'_>) -> prometheus::Result<Bus> {
+        Ok(Bus {
+            connected: r.gauge(
                 "btc_ltp_nats_connection_status",
                 "1 while connected to NATS, else 0.",
-            ),
-            messages: counter(
-                r,
+            )?,
+            messages: r.counter_vec(
                 "btc_ltp_nats_messages_total",
                 "Price messages received: stored, stale (older than the held price), invalid.",
                 &["result"],
-            ),
-            warmups: counter(
-                r,
+            )?,
+            warmups: r.counter_vec(
                 "btc_ltp_warmups_total",
                 "Warm-up attempts by source (jetstream, snapshot) and result.",
                 &["source", "result"],
-            ),
-            refreshes: counter(
-                r,
+            )?,
+            refreshes: r.counter_vec(
                 "btc_ltp_price_refreshes_total",
                 "POST /api/v1/ltp/refresh outcomes: success, kraken_error, no_ingestor, \
                  timeout, nats_error, bad_reply, encode_error, cache_error.",
                 &["result"],
-            ),
-        }
+            )?,
+        })
     }
 }
 
@@ -202,26 +172,23 @@ pub(super) struct Guard {
 }
 
 impl Guard {
-    pub fn register(r: &Registry) -> Guard {
-        Guard {
-            rate_limited: counter(
-                r,
+    pub fn register(r: Registrar<'_>) -> prometheus::Result<Guard> {
+        Ok(Guard {
+            rate_limited: r.counter_vec(
                 "btc_ltp_rate_limit_requests_total",
                 "Requests checked by the rate limiter: allowed or blocked.",
                 &["result"],
-            ),
-            clients: gauge(
-                r,
+            )?,
+            clients: r.gauge(
                 "btc_ltp_rate_limit_clients",
                 "Clients the rate limiter currently tracks (bounded by rate_limit.max_clients).",
-            ),
-            auth_failures: counter(
-                r,
+            )?,
+            auth_failures: r.counter_vec(
                 "btc_ltp_auth_failures_total",
                 "Requests refused for a missing or invalid API key.",
                 &["code"],
-            ),
-        }
+            )?,
+        })
     }
 }
 
@@ -234,43 +201,22 @@ pub(super) struct Process {
 }
 
 impl Process {
-    pub fn register(r: &Registry) -> Process {
-        let info = register(
-            r,
-            IntGaugeVec::new(
-                Opts::new(
-                    "btc_ltp_application_info",
-                    "Version of this build (always 1).",
-                ),
-                &["version"],
-            ),
-        );
-        info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+    pub fn register(r: Registrar<'_>) -> prometheus::Result<Process> {
+        r.gauge_vec(
+            "btc_ltp_application_info",
+            "Version of this build (always 1).",
+            &["version"],
+        )?
+        .with_label_values(&[env!("CARGO_PKG_VERSION")])
+        .set(1);
         #[cfg(target_os = "linux")]
-        let _ = r.register(Box::new(
+        r.0.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
-        ));
-        Process {
+        ))?;
+        Ok(Process {
             started: Instant::now(),
-            uptime: register(
-                r,
-                Gauge::new("btc_ltp_uptime_seconds", "Seconds since start."),
-            ),
-            ready: gauge(r, "btc_ltp_ready", "1 while /ready answers 200, else 0."),
-        }
+            uptime: r.float_gauge("btc_ltp_uptime_seconds", "Seconds since start.")?,
+            ready: r.gauge("btc_ltp_ready", "1 while /ready answers 200, else 0.")?,
+        })
     }
-}
-
-fn register<M: Collector + Clone + 'static>(r: &Registry, metric: prometheus::Result<M>) -> M {
-    let metric = metric.expect("valid metric");
-    r.register(Box::new(metric.clone())).expect("unique metric");
-    metric
-}
-
-fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    register(r, IntCounterVec::new(Opts::new(name, help), labels))
-}
-
-fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
-    register(r, IntGauge::new(name, help))
 }

@@ -1,11 +1,8 @@
 //! Building an app in process, publishing prices into it, and sending requests.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::message::SCHEMA_VERSION;
-use common::{Pair, Price, PriceMessage, Source};
-use jiff::Timestamp;
+use common::PriceMessage;
 use query_api::cache::{Cache, MemoryCache};
 use query_api::{AppState, Config, Metrics, Refresher, router};
 use salvo::Service;
@@ -28,6 +25,7 @@ pub fn config() -> Config {
 pub struct App {
     pub state: AppState,
     pub service: Service,
+    _stop: tokio_util::sync::DropGuard,
 }
 
 impl App {
@@ -45,15 +43,24 @@ impl App {
             refresher,
             Metrics::new(),
         );
+        // The board's fan-out wakes stream clients; it stops with the app.
+        let stop = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(state.board.clone().fan_out(stop.clone()));
         App {
             service: Service::new(router(state.clone())),
             state,
+            _stop: stop.drop_guard(),
         }
     }
 
     /// Publishes a price into the cache as the NATS consumer would.
     pub fn publish(&self, msg: PriceMessage) {
-        query_api::offer(&self.state.cache, &self.state.metrics, msg);
+        query_api::offer(
+            &self.state.cache,
+            &self.state.board,
+            &self.state.metrics,
+            msg,
+        );
     }
 
     pub async fn send(&self, request: salvo::test::RequestBuilder) -> Reply {
@@ -100,20 +107,7 @@ impl Reply {
 }
 
 /// A price of `pair`, `age` old (published `age` ago), from the WebSocket.
-pub fn price(pair: &str, price: &str, age: Duration) -> PriceMessage {
-    let published = Timestamp::now() - age;
-    PriceMessage {
-        v: SCHEMA_VERSION,
-        pair: Pair::parse(pair).expect("known pair"),
-        price: Price::parse(price).expect("valid price"),
-        source: Source::Ws,
-        exchange_time: Some(published - Duration::from_millis(5)),
-        received_at: published - Duration::from_millis(1),
-        published_at: published,
-        seq: 1,
-        ingestor: Arc::from("test-ingestor"),
-    }
-}
+pub use common::test_support::price_message as price;
 
 /// A fresh price.
 pub fn fresh(pair: &str, p: &str) -> PriceMessage {

@@ -113,7 +113,11 @@ async fn redis_down_serves_own_prices_marked_and_recovers_without_restart() {
         (reply.status == 200 && reply.degraded.is_none()).then_some(reply)
     })
     .await;
-    assert!(reply.body.contains(r#""price":"62800.1""#), "{}", reply.body);
+    assert!(
+        reply.body.contains(r#""price":"62800.1""#),
+        "{}",
+        reply.body
+    );
     let mut conn = redis.connection().await;
     let value: String = conn
         .get(format!("{prefix}:price:BTC/USD"))

@@ -114,7 +114,10 @@ async fn redis_stopped_reads_served_degraded_then_from_redis_again() {
             ms(took[took.len() - 1])
         ),
     );
-    figure("scenario 5 outage (stop → start again)", ms(back - stopping));
+    figure(
+        "scenario 5 outage (stop → start again)",
+        ms(back - stopping),
+    );
     figure(
         "scenario 5 recovery (Redis back → served from Redis again)",
         ms(recovery),

@@ -68,16 +68,20 @@ async fn sentinel_failover_is_followed_without_restart() {
     })
     .await;
     // query-api found the new primary: a price traded after the kill is stored there.
-    let recovered = eventually(WAIT, "a price traded after the kill in the new primary", || {
-        let key = key.clone();
-        let redis = &redis;
-        async move {
-            let value = stored(redis, 1, &key).await?;
-            let message: serde_json::Value = serde_json::from_str(&value).ok()?;
-            let traded: Timestamp = message["exchange_time"].as_str()?.parse().ok()?;
-            (traded > killed_at).then(|| killing.elapsed())
-        }
-    })
+    let recovered = eventually(
+        WAIT,
+        "a price traded after the kill in the new primary",
+        || {
+            let key = key.clone();
+            let redis = &redis;
+            async move {
+                let value = stored(redis, 1, &key).await?;
+                let message: serde_json::Value = serde_json::from_str(&value).ok()?;
+                let traded: Timestamp = message["exchange_time"].as_str()?.parse().ok()?;
+                (traded > killed_at).then(|| killing.elapsed())
+            }
+        },
+    )
     .await;
     served_after(&http, &ltp, Timestamp::now()).await;
     let reads = reads.finish().await;

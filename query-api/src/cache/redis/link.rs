@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use ::redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
 use ::redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use ::redis::{
     AsyncConnectionConfig, Client, Cmd, ConnectionAddr, IntoConnectionInfo, Pipeline,
@@ -174,7 +176,9 @@ impl SentinelLink {
 
     async fn find_primary(&self) -> ::redis::RedisResult<MultiplexedConnection> {
         let mut client = self.client.lock().await;
-        let conn = client.get_async_connection_with_config(&self.config).await?;
+        let conn = client
+            .get_async_connection_with_config(&self.config)
+            .await?;
         tracing::info!("connected to the redis primary named by the sentinels");
         Ok(conn)
     }

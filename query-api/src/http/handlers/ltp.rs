@@ -49,7 +49,10 @@ impl GetLtp {
             Err(err) => return err.write_to(res),
         };
         let now_ms = Timestamp::now().as_millisecond();
-        let found = state.cache.lookup(&pairs, now_ms, state.ttl_ms).await;
+        let found = state
+            .cache
+            .lookup(&pairs, now_ms, state.ttl_ms, &state.board)
+            .await;
         let (status, body) = ltp_body::ltp(&pairs, &found.lookups, now_ms, &state.metrics);
         bodies::write(res, status, body);
         bodies::mark_degraded(res, found.degraded);
@@ -80,7 +83,10 @@ impl GetCached {
         let state = &self.0;
         let pairs = &state.served.sorted;
         let now_ms = Timestamp::now().as_millisecond();
-        let found = state.cache.lookup(pairs, now_ms, state.ttl_ms).await;
+        let found = state
+            .cache
+            .lookup(pairs, now_ms, state.ttl_ms, &state.board)
+            .await;
         let unavailable = |f: &Lookup| matches!(f, Err(Miss::Unavailable));
         if found.lookups.iter().all(unavailable) {
             return ApiError::CacheUnavailable(None).write_to(res);

@@ -57,7 +57,10 @@ impl PostRefresh {
             Ok(reply) => Outcome::of(&pairs, reply),
             Err(err) => return err.write_to(res),
         };
-        // Redis unreachable: this replica holds the new prices and serves them (degraded).
+        for entry in &outcome.entries {
+            state.board.offer(entry.clone());
+        }
+        // Redis unreachable: the board holds the new prices and they are served (degraded).
         let degraded = match state.cache.store(outcome.entries.clone()).await {
             Ok(()) => None,
             Err(err) if err.is_outage() => Some(Degraded::RedisUnavailable),
