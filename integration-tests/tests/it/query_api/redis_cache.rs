@@ -35,7 +35,13 @@ async fn the_redis_cache_stores_the_documented_value_with_the_remaining_ttl() {
     );
     let mut conn = redis.connection().await;
     let key = format!("{prefix}:price:ETH/USD");
-    let value: String = conn.get(&key).await.expect("stored value");
+    // Written by the replica's writer, which may follow the first read serving the price.
+    let value: String = eventually(WAIT, "the price stored in Redis", || {
+        let mut conn = conn.clone();
+        let key = key.clone();
+        async move { conn.get::<_, Option<String>>(&key).await.ok().flatten() }
+    })
+    .await;
     let stored = common::message::decode(Some("application/json"), value.as_bytes())
         .expect("the value is the price message in JSON");
     assert_eq!(stored.price.as_str(), "0.00044780");
@@ -118,12 +124,13 @@ async fn redis_down_serves_own_prices_marked_and_recovers_without_restart() {
         "{}",
         reply.body
     );
-    let mut conn = redis.connection().await;
-    let value: String = conn
-        .get(format!("{prefix}:price:BTC/USD"))
-        .await
-        .expect("written back");
-    assert!(value.contains("62800.1"), "{value}");
+    let key = format!("{prefix}:price:BTC/USD");
+    eventually(WAIT, "the newest price written back to Redis", || async {
+        let mut conn = redis.connection().await;
+        let value: Option<String> = conn.get(&key).await.ok()?;
+        value.filter(|v| v.contains("62800.1"))
+    })
+    .await;
     api.wait_ready(WAIT).await;
     assert_eq!(api.get("/ready").await.json()["status"], "ready");
 }

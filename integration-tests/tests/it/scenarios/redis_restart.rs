@@ -48,6 +48,12 @@ async fn redis_stopped_reads_served_degraded_then_from_redis_again() {
     .await;
     api.wait_ready(WAIT).await;
     let reads = ReadLoop::start(api.url("/api/v1/ltp"), Duration::from_millis(20));
+    let reading = Instant::now();
+    eventually(WAIT, "a second of reads before the stop", || async {
+        let reply = api.get("/api/v1/ltp").await;
+        (reply.status == 200 && reading.elapsed() >= Duration::from_secs(1)).then_some(())
+    })
+    .await;
 
     let stopping = Instant::now();
     redis.stop().await;
