@@ -141,6 +141,12 @@ pub struct PriceMessage {
     /// Kraken's own timestamp of the ticker data, when it sent one (WS only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exchange_time: Option<Timestamp>,
+    /// The time the price is known to be the last trade, on **Kraken's clock**: the WS frame's
+    /// stamp, or for REST the request's send time converted to Kraken's clock with a lower
+    /// bound of the clock offset (docs/architecture.md, "Ordering"). Absent in messages of
+    /// older ingestors, which are then ordered by `exchange_time` or `received_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<Timestamp>,
     /// When the ingestor received the price (for REST: when the request was sent, so a slow
     /// answer never looks newer than a WS update that arrived meanwhile).
     pub received_at: Timestamp,
@@ -154,14 +160,18 @@ pub struct PriceMessage {
 }
 
 impl PriceMessage {
-    /// The time the price refers to: Kraken's timestamp when known, else when it was received.
+    /// The time the price refers to: `as_of` (Kraken's clock), else Kraken's timestamp, else
+    /// (old REST messages) when it was received.
     pub fn event_time(&self) -> Timestamp {
-        self.exchange_time.unwrap_or(self.received_at)
+        self.as_of
+            .or(self.exchange_time)
+            .unwrap_or(self.received_at)
     }
 
     /// The order of two messages of one pair: event time, then receive time, then the
     /// confirmation time (`published_at`), so that of two confirmations of the same price the
-    /// later one wins and freshness never goes back either.
+    /// later one wins and freshness never goes back either. Event times of current ingestors
+    /// are all on Kraken's clock, so no host's clock decides which trade is newer.
     pub fn order_key(&self) -> (Timestamp, Timestamp, Timestamp) {
         (self.event_time(), self.received_at, self.published_at)
     }
@@ -265,6 +275,7 @@ mod tests {
         let published = "2026-07-08T05:24:41.210100Z".parse().expect("ts");
         PriceMessage {
             exchange_time: Some("2026-07-08T05:24:41.204829Z".parse().expect("ts")),
+            as_of: Some("2026-07-08T05:24:41.204829Z".parse().expect("ts")),
             received_at: "2026-07-08T05:24:41.210000123Z".parse().expect("ts"),
             seq: 42,
             ingestor: Arc::from("ingestor-1"),
@@ -312,6 +323,7 @@ mod tests {
                 "price",
                 "source",
                 "exchange_time",
+                "as_of",
                 "received_at",
                 "published_at",
                 "seq",
@@ -326,7 +338,7 @@ mod tests {
             String::from_utf8(Encoding::Json.encode(&sample("62702.9")).to_vec()).expect("utf8");
         assert_eq!(
             json,
-            r#"{"v":1,"pair":"BTC/USD","price":"62702.9","source":"ws","exchange_time":"2026-07-08T05:24:41.204829Z","received_at":"2026-07-08T05:24:41.210000123Z","published_at":"2026-07-08T05:24:41.2101Z","seq":42,"ingestor":"ingestor-1"}"#
+            r#"{"v":1,"pair":"BTC/USD","price":"62702.9","source":"ws","exchange_time":"2026-07-08T05:24:41.204829Z","as_of":"2026-07-08T05:24:41.204829Z","received_at":"2026-07-08T05:24:41.210000123Z","published_at":"2026-07-08T05:24:41.2101Z","seq":42,"ingestor":"ingestor-1"}"#
         );
         let mut rest = sample("1");
         rest.exchange_time = None;
@@ -370,21 +382,40 @@ mod tests {
     #[test]
     fn ordering_never_goes_back_in_time() {
         let ws = sample("100");
-        let mut late_rest = sample("99");
-        late_rest.source = Source::Rest;
-        late_rest.exchange_time = None;
-        // Request sent before the WS trade: older, must not win.
-        late_rest.received_at = "2026-07-08T05:24:41.1Z".parse().expect("ts");
-        assert!(!late_rest.supersedes(&ws));
-        assert!(ws.supersedes(&late_rest));
-        // Request sent after it: newer, wins.
-        late_rest.received_at = "2026-07-08T05:24:42Z".parse().expect("ts");
-        assert!(late_rest.supersedes(&ws));
+        let mut rest = sample("99");
+        rest.source = Source::Rest;
+        rest.exchange_time = None;
+        // Our clocks say the REST request went out a second after the trade, but on Kraken's
+        // clock it arrived before it: the socket's trade stays.
+        rest.received_at = "2026-07-08T05:24:42.2Z".parse().expect("ts");
+        rest.as_of = Some("2026-07-08T05:24:41.1Z".parse().expect("ts"));
+        assert!(!rest.supersedes(&ws));
+        assert!(ws.supersedes(&rest));
+        // On Kraken's clock after the trade: the REST answer includes it or a later one.
+        rest.received_at = "2026-07-08T05:24:40Z".parse().expect("ts");
+        rest.as_of = Some("2026-07-08T05:24:41.3Z".parse().expect("ts"));
+        assert!(rest.supersedes(&ws));
         // A re-publish of the same price refreshes it; an older confirmation does not.
         let mut again = ws.clone();
         again.published_at = "2026-07-08T05:24:50Z".parse().expect("ts");
         again.seq += 1;
         assert!(again.supersedes(&ws));
         assert!(!ws.supersedes(&again));
+        assert!(ws.supersedes(&ws.clone()), "the same message twice");
+    }
+
+    #[test]
+    fn messages_without_as_of_keep_the_old_order() {
+        let mut old_ws = sample("100");
+        old_ws.as_of = None;
+        assert_eq!(old_ws.event_time(), old_ws.exchange_time.expect("set"));
+        let mut old_rest = old_ws.clone();
+        old_rest.exchange_time = None;
+        assert_eq!(old_rest.event_time(), old_rest.received_at);
+        // And they decode from JSON written before the field existed.
+        let json = r#"{"v":1,"pair":"BTC/USD","price":"1","source":"rest","received_at":"2026-07-08T05:24:41Z","published_at":"2026-07-08T05:24:41Z","seq":1,"ingestor":"x"}"#;
+        let msg = decode(Some(CONTENT_TYPE_JSON), json.as_bytes()).expect("old message");
+        assert_eq!(msg.as_of, None);
+        assert_eq!(msg.event_time(), msg.received_at);
     }
 }

@@ -24,6 +24,7 @@ pub fn price_message_at(pair: &str, price: &str, published_at: Timestamp) -> Pri
         price: Price::parse(price).expect("a valid price"),
         source: Source::Ws,
         exchange_time: Some(published_at - Duration::from_millis(5)),
+        as_of: Some(published_at - Duration::from_millis(5)),
         received_at: published_at - Duration::from_millis(1),
         published_at,
         seq: 1,

@@ -38,6 +38,9 @@ pub struct IngestorSection {
     pub host: String,
     /// Id put in every message (`INGESTOR_INSTANCE_ID`); empty means host name plus a random suffix.
     pub instance_id: String,
+    /// For tests only: shifts this ingestor's clock by this many milliseconds (within a
+    /// day), so two ingestors whose clocks disagree can run on one host. 0 in production.
+    pub clock_offset_ms: i64,
 }
 
 impl Default for IngestorSection {
@@ -46,7 +49,18 @@ impl Default for IngestorSection {
             port: 8081,
             host: "0.0.0.0".into(),
             instance_id: String::new(),
+            clock_offset_ms: 0,
         }
+    }
+}
+
+/// The largest `ingestor.clock_offset_ms`: a day.
+const MAX_CLOCK_OFFSET_MS: i64 = 86_400_000;
+
+impl IngestorSection {
+    /// `clock_offset_ms` as a duration.
+    pub fn clock_offset(&self) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_millis(self.clock_offset_ms)
     }
 }
 
@@ -270,6 +284,15 @@ impl Config {
     /// Every rule, first failure only, in file order.
     pub fn validate(&self) -> Result<(), Invalid> {
         validate_port("ingestor.port", self.ingestor.port)?;
+        if self.ingestor.clock_offset_ms.abs() > MAX_CLOCK_OFFSET_MS {
+            return Err(Invalid::new(
+                "ingestor.clock_offset_ms",
+                format!(
+                    "clock offset must be within a day (+-{MAX_CLOCK_OFFSET_MS} ms), got: {}",
+                    self.ingestor.clock_offset_ms
+                ),
+            ));
+        }
         self.server.validate()?;
         validate_ttl("cache.ttl", self.cache.ttl)?;
         self.exchange.kraken.validate()?;

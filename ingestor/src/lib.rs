@@ -15,11 +15,12 @@
 //! | `feed/` | the per-pair state machine: which source serves a pair, what is published and re-published; its pure decisions in `feed/pair_state.rs` |
 //! | `kraken/` | Kraken's wire: WebSocket frames and connection, reconnect backoff, the REST client, its rate budget, coalesced fetches |
 //! | `bus/` | NATS: publishing price messages and status events, the JetStream last-value stream, the connection watcher |
-//! | `config`, `metrics` | the configuration sections and every metric |
+//! | `config`, `metrics`, `clock` | the configuration sections, every metric, our clock (shifted only in tests) |
 //!
 //! `kraken/` and `bus/` know nothing of each other: the feed joins them.
 
 mod bus;
+mod clock;
 mod config;
 mod feed;
 pub mod kraken;
@@ -44,9 +45,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::bus::{Publisher, StatusSender};
-use crate::feed::{Feed, Timing};
+use crate::clock::Clock;
+use crate::feed::{Clocks, Feed, Timing};
 use crate::kraken::fetch::Fetcher;
 use crate::kraken::limiter::{self, Limiter};
+use crate::kraken::offset::OffsetEstimate;
 use crate::kraken::rest::RestClient;
 use crate::metrics::Metrics;
 use crate::serve::admin::{self, AdminState};
@@ -164,6 +167,8 @@ impl Ingestor {
         );
         let gate = publisher.gate().clone();
         let (status, status_rx) = StatusSender::new(instance.clone(), metrics.clone());
+        let clock = Clock::shifted(config.ingestor.clock_offset());
+        let offset = Arc::new(OffsetEstimate::default());
         let feed = Arc::new(Feed::new(
             pairs,
             publisher,
@@ -171,8 +176,12 @@ impl Ingestor {
             metrics.clone(),
             instance.clone(),
             timing(&config),
+            Clocks {
+                ours: clock,
+                kraken: offset.clone(),
+            },
         ));
-        let fetcher = Arc::new(tasks.fetcher(&config.exchange.kraken, &metrics)?);
+        let fetcher = Arc::new(tasks.fetcher(&config.exchange.kraken, &metrics, clock, offset)?);
         let watch = bus::watch(
             client.clone(),
             nats.events.subscribe(),
@@ -238,13 +247,20 @@ struct Tasks {
 impl Tasks {
     /// The REST client behind every price fetch, with the process-wide request budget; its
     /// calls run as tasks here.
-    fn fetcher(&self, kraken: &KrakenConfig, metrics: &Metrics) -> anyhow::Result<Fetcher> {
+    fn fetcher(
+        &self,
+        kraken: &KrakenConfig,
+        metrics: &Metrics,
+        clock: Clock,
+        offset: Arc<OffsetEstimate>,
+    ) -> anyhow::Result<Fetcher> {
         let limiter = Arc::new(Limiter::new(limiter::MIN_SPACING));
-        let rest = RestClient::new(kraken, limiter.clone(), metrics.clone())
+        let rest = RestClient::new(kraken, limiter.clone(), metrics.clone(), clock)
             .context("building the HTTP client")?;
         Ok(Fetcher::new(
             Arc::new(rest),
             limiter,
+            offset,
             self.tracker.clone(),
             self.fetches.clone(),
         ))

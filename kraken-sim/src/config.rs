@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::Pair;
+use jiff::SignedDuration;
 
 /// How often simulated trades happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +55,9 @@ pub struct SimConfig {
     /// Ticker updates buffered per socket before a slow reader starts missing some
     /// (default 16 384).
     pub buffer: usize,
+    /// How far Kraken's clock is ahead of the host's (negative: behind), within a day
+    /// (default 0). Changeable at run time with `Control::set_clock_offset`.
+    pub clock_offset: SignedDuration,
 }
 
 impl Default for SimConfig {
@@ -67,6 +71,7 @@ impl Default for SimConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             trades_field: true,
             buffer: 16_384,
+            clock_offset: SignedDuration::ZERO,
         }
     }
 }

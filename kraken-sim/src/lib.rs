@@ -62,6 +62,7 @@ pub struct Simulator {
 impl Simulator {
     /// Binds `config.bind` and starts serving before returning.
     pub async fn start(config: SimConfig) -> anyhow::Result<Simulator> {
+        wire::Clock::new(config.clock_offset)?;
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
         let token = CancellationToken::new();

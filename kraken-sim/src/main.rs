@@ -49,6 +49,15 @@ struct Args {
     /// Omit the undocumented `trades` field from ticker messages.
     #[arg(long)]
     no_trades_field: bool,
+    /// How far the simulated Kraken's clock runs ahead of this host's, in milliseconds
+    /// (negative: behind); every stamp it writes is shifted. Also POST /control/clock.
+    #[arg(
+        long,
+        env = "KRAKEN_SIM_CLOCK_OFFSET_MS",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
+    clock_offset_ms: i64,
     /// Log level (RUST_LOG overrides).
     #[arg(long, env = "LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -91,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
         idle_timeout: args.idle_timeout,
         bind: SocketAddr::new(args.host, args.port),
         trades_field: !args.no_trades_field,
+        clock_offset: jiff::SignedDuration::from_millis(args.clock_offset_ms),
         ..SimConfig::default()
     };
     let token = common::shutdown::token();

@@ -183,6 +183,7 @@ mod tests {
             price: Price::parse(price).expect("valid"),
             source: Source::Ws,
             exchange_time: Some(at),
+            as_of: Some(at),
             received_at: at,
             published_at: at,
             seq: 1,

@@ -13,6 +13,8 @@
 //! newer, when to re-publish) are pure functions of one pair's state, in `pair_state`; this
 //! module does the I/O around them.
 
+#[cfg(test)]
+mod ordering_tests;
 mod pair_state;
 mod socket_health;
 
@@ -29,6 +31,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Publisher, Sent, StatusSender};
+use crate::clock::Clock;
+use crate::kraken::offset::OffsetEstimate;
 use crate::kraken::rest::Fetched;
 use crate::metrics::Metrics;
 use pair_state::{Decision, Mode, PairState, Quote};
@@ -48,6 +52,15 @@ pub struct Timing {
     pub stale_after: Duration,
 }
 
+/// Our clock and what the ingestor knows of Kraken's.
+#[derive(Debug, Clone)]
+pub struct Clocks {
+    /// Our clock (shifted only in tests).
+    pub ours: Clock,
+    /// The lower bound of Kraken's clock offset, shared with the REST fetcher.
+    pub kraken: Arc<OffsetEstimate>,
+}
+
 /// The feed of one ingestor: pair states, publisher, status events.
 pub struct Feed {
     pairs: Vec<Pair>,
@@ -60,6 +73,10 @@ pub struct Feed {
     /// The socket's state, written by the socket task.
     pub socket: SocketHealth,
     available: AtomicUsize,
+    /// Our clock (shifted only in tests).
+    pub clock: Clock,
+    /// Kraken's clock offset, fed by the socket and REST `Time`.
+    pub offset: Arc<OffsetEstimate>,
 }
 
 impl Feed {
@@ -71,6 +88,7 @@ impl Feed {
         metrics: Metrics,
         instance: Arc<str>,
         timing: Timing,
+        clocks: Clocks,
     ) -> Feed {
         let now = Instant::now();
         let mut slots: Vec<Option<Mutex<PairState>>> = Pair::all().map(|_| None).collect();
@@ -87,6 +105,8 @@ impl Feed {
             timing,
             socket: SocketHealth::default(),
             available: AtomicUsize::new(0),
+            clock: clocks.ours,
+            offset: clocks.kraken,
         }
     }
 
@@ -104,7 +124,8 @@ impl Feed {
         self.slots.get(pair.index()).and_then(Option::as_ref)
     }
 
-    /// A ticker update from the socket (the hot path).
+    /// A ticker update from the socket (the hot path), received at `received_at` on our
+    /// clock. Without Kraken's stamp its time on Kraken's clock is estimated like REST's.
     pub async fn on_ws_price(
         &self,
         pair: Pair,
@@ -125,13 +146,16 @@ impl Feed {
             }
             st.mode = Mode::Ws;
         }
+        let as_of =
+            exchange_time.unwrap_or_else(|| self.offset.to_kraken(received_at, Instant::now()));
         let quote = Quote {
             price,
             source: Source::Ws,
             exchange_time,
+            as_of,
             received_at,
         };
-        let decision = st.offer(quote, &self.instance);
+        let decision = st.offer(quote, &self.instance, self.clock.now());
         self.apply(&mut st, decision).await;
     }
 
@@ -150,13 +174,16 @@ impl Feed {
         let mut st = slot.lock().await;
         let sent_at = fetched.sent_at;
         st.confirm(sent_at);
+        // Kraken answered with every trade it had when the request arrived, which was after
+        // `sent_at` on any clock: on Kraken's clock, after `as_of`.
         let quote = Quote {
             price: fetched.price,
             source: Source::Rest,
             exchange_time: None,
+            as_of: self.offset.to_kraken(sent_at, Instant::now()),
             received_at: sent_at,
         };
-        let decision = st.offer(quote, &self.instance);
+        let decision = st.offer(quote, &self.instance, self.clock.now());
         if decision == Decision::Confirm && confirm_now {
             let now = Instant::now();
             if let Some(msg) = st.republish(now, sent_at, Duration::ZERO) {
@@ -190,7 +217,7 @@ impl Feed {
     /// The socket delivered its first frame: it is up, and pairs not yet on REST wait for it.
     pub fn on_socket_up(&self) {
         self.socket.set_up(true);
-        self.socket.frames_seen(Timestamp::now());
+        self.socket.frames_seen(self.clock.now());
         self.metrics.ws_connected.set(1);
         self.status.emit(FeedEvent::Connected, None, None);
     }
@@ -301,7 +328,7 @@ impl Feed {
     /// price-age gauges.
     pub async fn tick(&self) {
         let now = Instant::now();
-        let wall = Timestamp::now();
+        let wall = self.clock.now();
         let socket_frame = self.socket.last_frame();
         let gate_open = self.publisher.gate().is_open();
         let mut available = 0;

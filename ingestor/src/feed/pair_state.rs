@@ -30,8 +30,11 @@ pub struct Quote {
     pub source: Source,
     /// Kraken's own stamp of the ticker data (WebSocket only).
     pub exchange_time: Option<Timestamp>,
-    /// When the ingestor received it; for REST, when the request was sent, so a slow answer
-    /// never looks newer than a WebSocket update that arrived meanwhile.
+    /// On Kraken's clock, when the price was the last trade: the frame's stamp, or the REST
+    /// request's send time shifted by a lower bound of the clock offset (so a slow answer
+    /// never looks newer than a WebSocket update that arrived meanwhile).
+    pub as_of: Timestamp,
+    /// When the ingestor received it (our clock); for REST, when the request was sent.
     pub received_at: Timestamp,
 }
 
@@ -81,24 +84,38 @@ impl PairState {
         }
     }
 
-    /// Decides about a price from `source`. A price never replaces a newer one (compared as
-    /// consumers do: exchange time or receive time, then receive time); the same price from
-    /// REST is only a confirmation, while a WS update is a trade and always a new message.
-    pub fn offer(&mut self, quote: Quote, instance: &Arc<str>) -> Decision {
+    /// Decides about a price from `source`, published at `now` if new. A price never replaces
+    /// a newer one (compared as consumers do: `as_of` on Kraken's clock, then receive time);
+    /// the same price from REST is a confirmation, a new message only when it moves `as_of`
+    /// on, while a WS update is a trade and always a new message.
+    pub fn offer(&mut self, quote: Quote, instance: &Arc<str>, now: Timestamp) -> Decision {
         let Quote {
             price,
             source,
             exchange_time,
+            as_of,
             received_at,
         } = quote;
         if let Some(cur) = &self.current {
-            let key = (exchange_time.unwrap_or(received_at), received_at);
-            if key < (cur.event_time(), cur.received_at) {
+            if (as_of, received_at) < (cur.event_time(), cur.received_at) {
                 return Decision::Older;
             }
             // REST pads decimals (`65000.10000` for the socket's `65000.1`): compare values.
             if source == Source::Rest && same_decimal(cur.price.as_str(), price.as_str()) {
-                return Decision::Confirm;
+                if as_of <= cur.event_time() {
+                    return Decision::Confirm;
+                }
+                // Kraken vouches for the same price at a later time: the message moves its
+                // `as_of` on (and goes out now, confirmed at the request's time), so a
+                // consumer holding an older trade from another ingestor, ordered after our
+                // earlier `as_of`, gets the last one.
+                self.seq += 1;
+                let mut msg = cur.clone();
+                msg.as_of = Some(as_of);
+                msg.seq = self.seq;
+                msg.published_at = received_at.max(cur.published_at);
+                self.current = Some(msg.clone());
+                return Decision::Publish(msg);
             }
         }
         self.seq += 1;
@@ -108,8 +125,9 @@ impl PairState {
             price,
             source,
             exchange_time,
+            as_of: Some(as_of),
             received_at,
-            published_at: Timestamp::now(),
+            published_at: now,
             seq: self.seq,
             ingestor: instance.clone(),
         };
@@ -195,6 +213,7 @@ mod tests {
             price: Price::parse(price).expect("price"),
             source,
             exchange_time,
+            as_of: exchange_time.unwrap_or(received_at),
             received_at,
         }
     }
@@ -215,18 +234,21 @@ mod tests {
                 ts("2026-01-01T00:00:10.1Z"),
             ),
             &id,
+            Timestamp::now(),
         );
         assert!(matches!(ws, Decision::Publish(ref m) if m.seq == 1));
         // Request sent before the WS trade: its answer is older.
         let late = st.offer(
             quote("99.0", Source::Rest, None, ts("2026-01-01T00:00:09Z")),
             &id,
+            Timestamp::now(),
         );
         assert_eq!(late, Decision::Older);
         // Sent after: newer, published, with its source.
         let newer = st.offer(
             quote("101.0", Source::Rest, None, ts("2026-01-01T00:00:11Z")),
             &id,
+            Timestamp::now(),
         );
         match newer {
             Decision::Publish(m) => {
@@ -240,23 +262,39 @@ mod tests {
     }
 
     #[test]
-    fn the_same_rest_price_is_a_confirmation_but_a_ws_trade_is_news() {
+    fn the_same_rest_price_moves_as_of_on_but_a_ws_trade_is_news() {
         let (mut st, id) = state();
-        st.offer(
-            quote("5", Source::Rest, None, ts("2026-01-01T00:00:00Z")),
-            &id,
-        );
+        let now = Timestamp::now();
+        let rest = |at: &str| {
+            let mut q = quote("5.00000", Source::Rest, None, ts(at));
+            q.as_of = ts(at) - jiff::SignedDuration::from_secs(10);
+            q
+        };
+        let Decision::Publish(first) = st.offer(rest("2026-01-01T00:00:00Z"), &id, now) else {
+            panic!("publish");
+        };
+        // The same answer again (same as_of): only a confirmation.
         assert_eq!(
-            st.offer(
-                quote("5", Source::Rest, None, ts("2026-01-01T00:00:02Z")),
-                &id
-            ),
+            st.offer(rest("2026-01-01T00:00:00Z"), &id, now),
             Decision::Confirm
         );
+        // Later: the same trade, vouched for at a later time on Kraken's clock.
+        match st.offer(rest("2026-01-01T00:00:02Z"), &id, now) {
+            Decision::Publish(m) => {
+                assert_eq!(
+                    m.as_of,
+                    Some(ts("2026-01-01T00:00:02Z") - jiff::SignedDuration::from_secs(10))
+                );
+                assert_eq!((m.seq, m.received_at), (2, first.received_at));
+                assert_eq!(m.price, first.price, "the price as first published");
+            }
+            other => panic!("{other:?}"),
+        }
         assert!(matches!(
             st.offer(
                 quote("5", Source::Ws, None, ts("2026-01-01T00:00:03Z")),
-                &id
+                &id,
+                now
             ),
             Decision::Publish(_)
         ));
@@ -280,6 +318,7 @@ mod tests {
         let Decision::Publish(first) = st.offer(
             quote("5", Source::Ws, None, ts("2026-01-01T00:00:00Z")),
             &id,
+            Timestamp::now(),
         ) else {
             panic!("publish");
         };
@@ -315,6 +354,7 @@ mod tests {
         let Decision::Publish(msg) = st.offer(
             quote("5", Source::Ws, None, ts("2026-01-01T00:00:00Z")),
             &id,
+            Timestamp::now(),
         ) else {
             panic!("publish");
         };
@@ -334,6 +374,7 @@ mod tests {
         st.offer(
             quote("5", Source::Ws, None, ts("2026-01-01T00:00:10Z")),
             &id,
+            Timestamp::now(),
         );
         assert_eq!(st.confirmed_at(), Some(ts("2026-01-01T00:00:10Z")));
         st.confirm(ts("2026-01-01T00:01:00Z"));

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::limiter::Limiter;
+use super::offset::OffsetEstimate;
 use super::rest::{FetchError, Fetched, Outcome, RestClient};
 
 /// One Kraken call, pending or sent.
@@ -31,22 +32,26 @@ struct State {
 pub struct Fetcher {
     rest: Arc<RestClient>,
     limiter: Arc<Limiter>,
+    offset: Arc<OffsetEstimate>,
     state: Arc<Mutex<State>>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
 }
 
 impl Fetcher {
-    /// A fetcher whose calls run as tasks of `tracker` and stop on `shutdown`.
+    /// A fetcher whose calls run as tasks of `tracker` and stop on `shutdown`; it asks
+    /// Kraken's `Time` for `offset` when the socket gave no evidence (at most once a minute).
     pub fn new(
         rest: Arc<RestClient>,
         limiter: Arc<Limiter>,
+        offset: Arc<OffsetEstimate>,
         tracker: TaskTracker,
         shutdown: CancellationToken,
     ) -> Fetcher {
         Fetcher {
             rest,
             limiter,
+            offset,
             state: Arc::default(),
             tracker,
             shutdown,
@@ -113,10 +118,18 @@ impl Fetcher {
     /// Runs a batch: wait for a slot, seal the pair list, call Kraken, hand out the results.
     fn start(&self, batch: Arc<Batch>) {
         let (rest, limiter, state) = (self.rest.clone(), self.limiter.clone(), self.state.clone());
-        let shutdown = self.shutdown.clone();
+        let (shutdown, offset) = (self.shutdown.clone(), self.offset.clone());
         self.tracker.spawn(async move {
             let run = async {
                 limiter.acquire().await;
+                // Without a recent stamp from the socket, the prices about to be fetched
+                // could not be put on Kraken's clock: ask its `Time` first, in its own slot.
+                if offset.time_due(tokio::time::Instant::now()) {
+                    if let Some((unixtime, received)) = rest.time().await {
+                        offset.observe_unixtime(unixtime, received, tokio::time::Instant::now());
+                    }
+                    limiter.acquire().await;
+                }
                 let pairs = {
                     let mut s = lock(&state);
                     s.pending = None;

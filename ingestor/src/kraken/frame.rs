@@ -25,6 +25,8 @@ pub enum Frame<'a> {
     Pong {
         /// The `req_id` echoed, when it is an integer.
         req_id: Option<u64>,
+        /// Kraken's `time_out`: when it sent the pong, on its clock.
+        time_out: Option<jiff::Timestamp>,
     },
     /// `channel: heartbeat`: about once a second on an idle subscribed socket.
     Heartbeat,
@@ -70,6 +72,8 @@ pub struct Ack<'a> {
     pub error: Option<Cow<'a, str>>,
     /// Our `req_id`, when echoed as an integer.
     pub req_id: Option<u64>,
+    /// Kraken's `time_out`: when it sent the ack, on its clock.
+    pub time_out: Option<jiff::Timestamp>,
 }
 
 impl Ack<'_> {
@@ -194,6 +198,8 @@ struct Envelope<'a> {
     result: Option<&'a RawValue>,
     #[serde(borrow, default)]
     req_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    time_out: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -225,6 +231,7 @@ pub fn parse(text: &str) -> Result<Frame<'_>, FrameError> {
             "subscribe" | "unsubscribe" => Frame::Ack(ack(method, &env)),
             "pong" => Frame::Pong {
                 req_id: env.req_id.and_then(integer),
+                time_out: env.time_out.and_then(timestamp),
             },
             _ => Frame::Other,
         });
@@ -266,6 +273,7 @@ fn ack<'a>(method: Cow<'a, str>, env: &Envelope<'a>) -> Ack<'a> {
         symbol: result_symbol.or_else(|| env.symbol.and_then(string)),
         error: env.error.and_then(string),
         req_id: env.req_id.and_then(integer),
+        time_out: env.time_out.and_then(timestamp),
     }
 }
 
@@ -314,6 +322,11 @@ fn string(raw: &RawValue) -> Option<Cow<'_, str>> {
     serde_json::from_str::<Text<'_>>(raw.get())
         .ok()
         .map(|t| t.0)
+}
+
+/// An RFC 3339 string token (`time_in`, `time_out`); `None` for anything else.
+fn timestamp(raw: &RawValue) -> Option<jiff::Timestamp> {
+    string(raw).and_then(|t| t.parse().ok())
 }
 
 /// A non-negative integer token that fits in `u64`; `None` otherwise.

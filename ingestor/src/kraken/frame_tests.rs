@@ -190,6 +190,10 @@ fn acks_report_symbol_success_and_errors() {
         assert_eq!(ack.symbol.as_deref(), symbol, "{text}");
         assert_eq!(ack.error.as_deref(), error, "{text}");
         assert_eq!(ack.req_id, req_id, "{text}");
+        assert!(
+            ack.time_out.is_some(),
+            "every captured ack has time_out: {text}"
+        );
     }
 }
 
@@ -217,6 +221,7 @@ fn ack_error_kinds() {
         symbol: None,
         error: Some(e.to_owned().into()),
         req_id: None,
+        time_out: None,
     };
     assert!(ack("Already subscribed").already_subscribed());
     assert!(ack("Exceeded msg rate").rate_limited());
@@ -229,19 +234,25 @@ fn heartbeat_and_pongs() {
         parse(r#"{"channel":"heartbeat"}"#),
         Ok(Frame::Heartbeat)
     ));
-    for (text, id) in [
+    for (text, id, out) in [
         (
             r#"{"method":"pong","req_id":101,"time_in":"2023-09-24T14:10:23.799685Z","time_out":"2023-09-24T14:10:23.799703Z"}"#,
             Some(101),
+            Some("2023-09-24T14:10:23.799703Z"),
         ),
         (
             r#"{"method":"pong","req_id":42,"time_in":"2023-09-25T09:05:00.123456Z","time_out":"2023-09-25T09:05:00.123500Z"}"#,
             Some(42),
+            Some("2023-09-25T09:05:00.1235Z"),
         ),
-        (r#"{"method":"pong"}"#, None),
+        (r#"{"method":"pong"}"#, None, None),
+        (r#"{"method":"pong","time_out":12}"#, None, None),
     ] {
         match parse(text) {
-            Ok(Frame::Pong { req_id }) => assert_eq!(req_id, id),
+            Ok(Frame::Pong { req_id, time_out }) => {
+                assert_eq!(req_id, id);
+                assert_eq!(time_out.map(|t| t.to_string()).as_deref(), out);
+            }
             other => panic!("not a pong: {other:?}"),
         }
     }

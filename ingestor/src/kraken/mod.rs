@@ -8,6 +8,7 @@
 //! - `rest`: the REST client (retries, unknown-pair isolation).
 //! - `limiter`: the process-wide REST budget every request takes a slot from.
 //! - `fetch`: polls and refreshes asking for the same pairs share one call.
+//! - `offset`: a lower bound of Kraken's clock offset, from the stamps Kraken sends.
 //!
 //! `frame` and `rest_body` are public for the fuzz targets.
 
@@ -15,6 +16,7 @@ pub(crate) mod backoff;
 pub(crate) mod fetch;
 pub mod frame;
 pub(crate) mod limiter;
+pub(crate) mod offset;
 pub(crate) mod rest;
 pub mod rest_body;
 pub(crate) mod socket;

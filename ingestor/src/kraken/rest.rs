@@ -11,7 +11,8 @@ use jiff::Timestamp;
 use tokio::time::Instant;
 
 use super::limiter::Limiter;
-use super::rest_body::{KrakenErrorKind, TickerBody, parse_ticker};
+use super::rest_body::{KrakenErrorKind, TickerBody, parse_ticker, parse_time};
+use crate::clock::Clock;
 use crate::config::KrakenConfig;
 use crate::metrics::Metrics;
 
@@ -28,7 +29,7 @@ const RETRY_MAX: Duration = Duration::from_secs(4);
 pub struct Fetched {
     /// The last traded price, exact.
     pub price: Price,
-    /// When the request that returned it was sent.
+    /// When the request that returned it was sent (our clock).
     pub sent_at: Timestamp,
 }
 
@@ -57,6 +58,8 @@ enum GroupResult {
 pub struct RestClient {
     http: reqwest::Client,
     ticker_url: String,
+    time_url: String,
+    clock: Clock,
     request_timeout: Duration,
     timeout: Duration,
     max_attempts: u32,
@@ -85,6 +88,7 @@ impl RestClient {
         config: &KrakenConfig,
         limiter: Arc<Limiter>,
         metrics: Metrics,
+        clock: Clock,
     ) -> reqwest::Result<RestClient> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("ltp-ingestor/", env!("CARGO_PKG_VERSION")))
@@ -94,6 +98,8 @@ impl RestClient {
         Ok(RestClient {
             http,
             ticker_url: format!("{}/0/public/Ticker", config.rest_base()),
+            time_url: format!("{}/0/public/Time", config.rest_base()),
+            clock,
             request_timeout: config.request_timeout,
             timeout: config.timeout,
             max_attempts: config.max_retries.max(1),
@@ -228,7 +234,7 @@ impl RestClient {
 
     /// One request of a group, timed, and what its answer means.
     async fn attempt(&self, url: &str, pairs: &[Pair], budget: Duration) -> Attempt {
-        let sent_at = Timestamp::now();
+        let sent_at = self.clock.now();
         let started = Instant::now();
         let answer = tokio::time::timeout(self.request_timeout.min(budget), self.get(url)).await;
         self.metrics
@@ -279,6 +285,25 @@ impl RestClient {
             "unavailable"
         };
         Attempt::again(outcome, Retry::Throttled, parsed.errors.join(", "))
+    }
+
+    /// Kraken's `Time` (whole seconds on its clock) and when we received it (our clock): one
+    /// attempt, no retries; the caller holds a limiter slot.
+    pub async fn time(&self) -> Option<(i64, Timestamp)> {
+        let answer = tokio::time::timeout(self.request_timeout, self.get(&self.time_url)).await;
+        let received = self.clock.now();
+        match answer {
+            Ok(Ok((200, body))) => parse_time(&body).map(|unixtime| (unixtime, received)),
+            Ok(Ok((status, _))) => {
+                tracing::debug!(status, "kraken Time refused");
+                None
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "kraken Time failed");
+                None
+            }
+            Err(_) => None,
+        }
     }
 
     async fn get(&self, url: &str) -> reqwest::Result<(u16, bytes::Bytes)> {

@@ -51,6 +51,26 @@ impl KrakenErrorKind {
     }
 }
 
+/// REST `Time`'s `result.unixtime` (whole seconds on Kraken's clock), when the body is a
+/// success (`{"error":[],"result":{"unixtime":1688669448,"rfc1123":"…"}}`).
+pub fn parse_time(body: &[u8]) -> Option<i64> {
+    #[derive(Deserialize)]
+    struct Body {
+        #[serde(default)]
+        error: Vec<String>,
+        result: Option<TimeResult>,
+    }
+    #[derive(Deserialize)]
+    struct TimeResult {
+        unixtime: i64,
+    }
+    let body: Body = serde_json::from_slice(body).ok()?;
+    if body.error.iter().any(|e| e.starts_with('E')) {
+        return None;
+    }
+    body.result.map(|r| r.unixtime)
+}
+
 /// A parsed `Ticker` body.
 #[derive(Debug, Default, PartialEq)]
 pub struct TickerBody {
@@ -301,5 +321,13 @@ mod tests {
             let parsed = parse_ticker(body.as_bytes(), &[pair("BTC/CHF"), pair("BTC/USD")]).expect("parses");
             prop_assert_eq!(prices(&parsed), vec![("BTC/CHF", price.as_str()), ("BTC/USD", "2.0")]);
         }
+    }
+
+    #[test]
+    fn time_answers_give_whole_seconds() {
+        let captured = br#"{"error":[],"result":{"unixtime":1688669448,"rfc1123":"Thu, 06 Jul 23 18:50:48 +0000"}}"#;
+        assert_eq!(parse_time(captured), Some(1_688_669_448));
+        assert_eq!(parse_time(br#"{"error":["EService:Unavailable"]}"#), None);
+        assert_eq!(parse_time(b"error code: 502"), None);
     }
 }

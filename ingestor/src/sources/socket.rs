@@ -261,7 +261,7 @@ impl<'a> Session<'a> {
         if self.frames != self.counted {
             self.counted = self.frames;
             self.last_activity = now;
-            self.feed.socket.frames_seen(Timestamp::now());
+            self.feed.socket.frames_seen(self.feed.clock.now());
         } else if now.saturating_duration_since(self.last_activity) >= self.config.fallback_timeout
         {
             return Err(End::Stalled(format!(
@@ -321,7 +321,10 @@ impl<'a> Session<'a> {
             Ok(Frame::Heartbeat) => self.metrics.frames_heartbeat.inc(),
             Ok(Frame::Ack(ack)) => self.on_ack(&ack).await,
             Ok(Frame::Status(status)) => self.on_status(&status),
-            Ok(Frame::Pong { .. }) => self.count("pong"),
+            Ok(Frame::Pong { time_out, .. }) => {
+                self.count("pong");
+                self.observe_clock(time_out);
+            }
             Ok(Frame::Other) => self.count("other"),
             Err(e) => {
                 self.metrics.frames_invalid.inc();
@@ -335,14 +338,27 @@ impl<'a> Session<'a> {
         self.metrics.ws_frames.with_label_values(&[kind]).inc();
     }
 
+    /// A Kraken stamp just received bounds Kraken's clock offset.
+    fn observe_clock(&self, stamp: Option<Timestamp>) {
+        if let Some(stamp) = stamp {
+            let received = self.feed.clock.now();
+            self.feed.offset.observe(stamp, received, Instant::now());
+        }
+    }
+
     async fn on_tickers(&self, tickers: &Tickers<'_>) {
         self.metrics.frames_ticker.inc();
-        let received_at = Timestamp::now();
+        let received_at = self.feed.clock.now();
+        let now = Instant::now();
         for item in tickers.iter() {
+            let exchange_time = item.exchange_time();
+            if let Some(stamp) = exchange_time {
+                self.feed.offset.observe(stamp, received_at, now);
+            }
             match (item.pair(), item.last_price()) {
                 (Ok(pair), Ok(price)) => {
                     self.feed
-                        .on_ws_price(pair, price, item.exchange_time(), received_at)
+                        .on_ws_price(pair, price, exchange_time, received_at)
                         .await;
                 }
                 (pair, price) => tracing::debug!(
@@ -357,6 +373,7 @@ impl<'a> Session<'a> {
     /// other refusal hands the pair to REST.
     async fn on_ack(&mut self, ack: &Ack<'_>) {
         self.count("ack");
+        self.observe_clock(ack.time_out);
         if ack.method != "subscribe" || ack.success || ack.already_subscribed() {
             return;
         }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::Pair;
 use common::pair::PairError;
+use jiff::SignedDuration;
 use serde::Serialize;
 
 use super::state::{Shared, WriteAck, lock};
@@ -14,6 +15,7 @@ use crate::config::Rate;
 use crate::decimal::{self, Decimal};
 use crate::faults::{Bucket, CloseOrder, RestFault, RestLimit, Stall, SystemStatus};
 use crate::stats::{Endpoint, Stats};
+use crate::wire::OffsetError;
 
 /// How long [`Control::trade_now`] waits for subscribed sockets to write its update.
 const TRADE_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -39,6 +41,9 @@ pub enum ControlError {
     /// Upgrades can only be refused with a 4xx or 5xx status.
     #[error("invalid refusal status {0} (expected 400-599)")]
     Status(u16),
+    /// A clock offset beyond a day.
+    #[error(transparent)]
+    ClockOffset(#[from] OffsetError),
 }
 
 /// What [`Control::trade_now`] did.
@@ -216,6 +221,24 @@ impl Control {
         })
     }
 
+    /// Shifts Kraken's clock to `offset` from the host's (positive: ahead), at once: every
+    /// stamp written from now on (ticker `timestamp`, `time_in`/`time_out`, REST `Time`).
+    pub fn set_clock_offset(&self, offset: SignedDuration) -> Result<(), ControlError> {
+        Ok(self.shared.clock.set_offset(offset)?)
+    }
+
+    /// How far Kraken's clock is ahead of the host's.
+    pub fn clock_offset(&self) -> SignedDuration {
+        self.shared.clock.offset()
+    }
+
+    /// Holds every REST answer for `delay` after computing it: the answer reflects the market
+    /// when the request arrived but reaches the client late. Zero ends it.
+    pub fn set_rest_delay(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.shared.rest_delay_ms.store(ms, Relaxed);
+    }
+
     /// Changes the automatic trade rate.
     pub fn set_rate(&self, rate: Rate) {
         self.shared.rate.send_replace(rate);
@@ -226,10 +249,12 @@ impl Control {
         *self.shared.rate.borrow()
     }
 
-    /// Ends every fault: stall, refusals, REST faults and limit, rejected and quiet pairs,
-    /// subscribe error; status back to `online`. Counters and prices are kept.
+    /// Ends every fault: stall, refusals, REST faults, limit and delay, rejected and quiet
+    /// pairs, subscribe error; status back to `online`. Counters, prices and the clock offset
+    /// are kept.
     pub fn reset(&self) {
         self.unstall();
+        self.set_rest_delay(Duration::ZERO);
         self.accept_upgrades();
         self.set_rest_fault(None);
         self.set_rest_limit(None);

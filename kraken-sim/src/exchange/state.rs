@@ -18,7 +18,7 @@ use crate::decimal::{self, Decimal};
 use crate::faults::{Bucket, RestFault, SocketFaults};
 use crate::market::{MarketState, Rng};
 use crate::stats::Counters;
-use crate::wire::{self, Stamp, TickerKind};
+use crate::wire::{self, Clock, Stamp, TickerKind};
 
 /// One trade's update message, as every socket receives it.
 #[derive(Debug, Clone)]
@@ -74,6 +74,10 @@ pub(crate) struct Shared {
     pub refuse: AtomicU16,
     pub rest_fault: Mutex<Option<RestFault>>,
     pub rest_limit: Mutex<Option<Bucket>>,
+    /// How long every REST answer is held after it was computed (a late answer), in ms.
+    pub rest_delay_ms: AtomicU64,
+    /// Kraken's clock: every stamp the simulator writes.
+    pub clock: Clock,
     /// Indexed by `Pair::index`: subscriptions refused as `Currency pair not supported`.
     pub rejected: Vec<AtomicBool>,
     /// Indexed by `Pair::index`: no automatic trades.
@@ -115,6 +119,9 @@ impl Shared {
             refuse: AtomicU16::new(0),
             rest_fault: Mutex::new(None),
             rest_limit: Mutex::new(None),
+            rest_delay_ms: AtomicU64::new(0),
+            // SimConfig::clock_offset is checked by Simulator::start.
+            clock: Clock::new(config.clock_offset).unwrap_or_default(),
             rejected: flags(),
             quiet: flags(),
             subscribe_error: Mutex::new(None),
@@ -148,7 +155,7 @@ impl Shared {
     /// Simulates a trade of `pair` and broadcasts its update to every socket.
     pub fn trade(&self, pair: Pair, price: Option<Decimal>, ack: Option<Arc<WriteAck>>) -> Emitted {
         let mut out = Vec::with_capacity(384);
-        let at = Stamp::now();
+        let at = self.clock.now();
         let mut market = lock(&self.markets[pair.index()]);
         market.trade(price);
         wire::write_ticker(
@@ -182,7 +189,7 @@ impl Shared {
             &mut out,
             TickerKind::Snapshot,
             &market,
-            Stamp::now(),
+            self.clock.now(),
             self.config.trades_field,
         );
         let text = Utf8Bytes::try_from(out).unwrap_or_else(|_| Utf8Bytes::from_static(""));

@@ -118,6 +118,11 @@ async fn run(
             return Ok(Some(json_response(StatusCode::OK, &report)));
         }
         "rate" => control.set_rate(rate(params)?),
+        "clock" => {
+            let ms = need("offset_ms")?.parse::<i64>()?;
+            control.set_clock_offset(jiff::SignedDuration::from_millis(ms))?;
+        }
+        "rest-delay" => control.set_rest_delay(humantime::parse_duration(need("delay")?)?),
         _ => return Err(Failure::NotFound),
     }
     Ok(None)

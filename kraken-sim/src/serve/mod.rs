@@ -76,7 +76,15 @@ async fn route(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Full<Byt
     match (req.method(), path.as_str()) {
         (&Method::GET, "/v2") => ws::upgrade(req, &shared),
         (&Method::GET | &Method::POST, p) if p.starts_with("/0/") => {
-            rest::handle(p, query.as_deref(), &shared)
+            // Answered as of arrival, delivered late when a delay is set.
+            let answer = rest::handle(p, query.as_deref(), &shared);
+            let delay = shared
+                .rest_delay_ms
+                .load(std::sync::atomic::Ordering::Relaxed);
+            if delay > 0 {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+            }
+            answer
         }
         (_, p) if p.starts_with("/control/") => {
             control::handle(req.method(), p, query.as_deref(), &Control::new(shared)).await

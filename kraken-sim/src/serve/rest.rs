@@ -20,7 +20,6 @@ use crate::exchange::state::{Shared, lock};
 use crate::faults::RestFault;
 use crate::market::{LOT_DECIMALS, MarketState, Profile, asset_id};
 use crate::stats::Endpoint;
-use crate::wire::Stamp;
 
 pub const UNKNOWN_PAIR: &str = "EQuery:Unknown asset pair";
 
@@ -79,7 +78,7 @@ pub(crate) fn handle(path: &str, query: Option<&str>, shared: &Shared) -> Respon
             let system = shared.faults.borrow().system;
             ok(&Status {
                 status: system.as_str(),
-                timestamp: Stamp::now().seconds(),
+                timestamp: shared.clock.now().seconds(),
             })
         }
         Endpoint::Time => {
@@ -88,7 +87,7 @@ pub(crate) fn handle(path: &str, query: Option<&str>, shared: &Shared) -> Respon
                 unixtime: i64,
                 rfc1123: String,
             }
-            let now = Stamp::now();
+            let now = shared.clock.now();
             ok(&Time {
                 unixtime: now.unix_seconds(),
                 rfc1123: now.rfc1123(),

@@ -6,9 +6,56 @@
 //! [`MicrosWriter`], which formats the date and time once per second.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 
 use common::rfc3339::MicrosWriter;
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
+
+/// The largest clock offset accepted: a day either way.
+const MAX_OFFSET: SignedDuration = SignedDuration::from_hours(24);
+
+/// Kraken's clock as this simulator shows it: ours shifted by an adjustable offset, so tests
+/// can run an exchange whose clock is ahead of or behind the client's. Every stamp the
+/// simulator writes (ticker `timestamp`, `time_in`/`time_out`, REST `Time` and
+/// `SystemStatus`) comes from here.
+#[derive(Debug, Default)]
+pub struct Clock {
+    offset_us: AtomicI64,
+}
+
+/// Why a clock offset was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("clock offset {0} is beyond +-24h")]
+pub struct OffsetError(pub SignedDuration);
+
+impl Clock {
+    /// A clock `offset` from the host's (positive: ahead).
+    pub fn new(offset: SignedDuration) -> Result<Clock, OffsetError> {
+        let clock = Clock::default();
+        clock.set_offset(offset)?;
+        Ok(clock)
+    }
+
+    /// The current time on this clock.
+    pub fn now(&self) -> Stamp {
+        Stamp(Timestamp::now() + self.offset())
+    }
+
+    /// How far this clock is ahead of the host's (negative: behind).
+    pub fn offset(&self) -> SignedDuration {
+        SignedDuration::from_micros(self.offset_us.load(Relaxed))
+    }
+
+    /// Shifts the clock to `offset` from the host's, at once.
+    pub fn set_offset(&self, offset: SignedDuration) -> Result<(), OffsetError> {
+        if offset.abs() > MAX_OFFSET {
+            return Err(OffsetError(offset));
+        }
+        let micros = i64::try_from(offset.as_micros()).map_err(|_| OffsetError(offset))?;
+        self.offset_us.store(micros, Relaxed);
+        Ok(())
+    }
+}
 
 /// A point in time with the formatters the wire needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -19,7 +66,8 @@ thread_local! {
 }
 
 impl Stamp {
-    /// The current time.
+    /// The host's current time (tests; the simulator reads its [`Clock`]).
+    #[cfg(test)]
     pub fn now() -> Stamp {
         Stamp(Timestamp::now())
     }
@@ -58,6 +106,25 @@ mod tests {
 
     fn at(text: &str) -> Stamp {
         Stamp(text.parse().expect(text))
+    }
+
+    #[test]
+    fn an_offset_clock_runs_ahead_or_behind_the_host() {
+        let clock = Clock::new(SignedDuration::from_secs(-10)).expect("within a day");
+        let host = Timestamp::now();
+        let behind = clock.now().0.duration_since(host);
+        assert!(
+            behind <= SignedDuration::from_millis(-9_900)
+                && behind > SignedDuration::from_secs(-11),
+            "{behind:?}"
+        );
+        clock
+            .set_offset(SignedDuration::from_millis(200))
+            .expect("within a day");
+        assert_eq!(clock.offset(), SignedDuration::from_millis(200));
+        assert!(clock.now().0 > Timestamp::now());
+        assert!(clock.set_offset(SignedDuration::from_hours(25)).is_err());
+        assert_eq!(clock.offset(), SignedDuration::from_millis(200), "kept");
     }
 
     #[test]

@@ -4,5 +4,5 @@
 mod clock;
 mod frames;
 
-pub use clock::Stamp;
+pub use clock::{Clock, OffsetError, Stamp};
 pub use frames::{AckResult, HEARTBEAT, Reply, TickerKind, status, write_ticker};

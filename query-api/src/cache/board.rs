@@ -134,6 +134,7 @@ mod tests {
             price: Price::parse(price).expect("valid"),
             source: Source::Ws,
             exchange_time: Some(at.parse().expect("ts")),
+            as_of: None,
             received_at: at.parse().expect("ts"),
             published_at: at.parse().expect("ts"),
             seq: 1,

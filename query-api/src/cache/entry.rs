@@ -189,6 +189,23 @@ mod tests {
     }
 
     #[test]
+    fn as_of_on_kraken_clock_decides_before_our_clocks() {
+        let ws = Entry::new(msg("1", "2026-07-08T05:24:41.21Z"));
+        let mut rest = msg("2", "2026-07-08T05:24:45Z");
+        (rest.source, rest.exchange_time) = (Source::Rest, None);
+        rest.received_at = "2026-07-08T05:24:44Z".parse().expect("ts");
+        // Sent 3 s later by our clock, but before the trade on Kraken's.
+        rest.as_of = Some("2026-07-08T05:24:41.1Z".parse().expect("ts"));
+        let rest = Entry::new(rest);
+        assert!(!rest.replaces(&ws) && ws.replaces(&rest));
+        assert!(rest.order_key() < ws.order_key());
+        assert!(
+            rest.order_key()
+                .starts_with("2026-07-08T05:24:41100000000|")
+        );
+    }
+
+    #[test]
     fn order_key_sorts_like_the_timestamps() {
         let a = Entry::new(msg("1", "2026-07-08T05:24:41.21Z"));
         let b = Entry::new(msg("1", "2026-07-08T05:24:41.2101Z"));

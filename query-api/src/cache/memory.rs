@@ -75,6 +75,7 @@ mod tests {
             price: Price::parse(price).expect("valid"),
             source: Source::Ws,
             exchange_time: Some(event.parse().expect("ts")),
+            as_of: None,
             received_at: event.parse().expect("ts"),
             published_at: event.parse().expect("ts"),
             seq: 1,

@@ -2,7 +2,8 @@
 --
 -- KEYS[i]: the pair's key (<prefix><PAIR>).
 -- ARGV[3i-2]: the price message (JSON), ARGV[3i-1]: its ordering key, ARGV[3i]: TTL in ms.
--- The ordering key is "<event>|<received>|<published>", each time written as
+-- The ordering key is "<event>|<received>|<published>", where <event> is as_of (Kraken's
+-- clock), else exchange_time, else received_at (PriceMessage::event_time), each time written as
 -- YYYY-MM-DDTHH:MM:SS followed by nine digits of nanoseconds, so that byte order is time
 -- order; order_of() derives the same key from a stored message (Entry::order_key in Rust).
 -- Returns one integer per key: 1 stored, 0 kept the newer stored price.
@@ -21,7 +22,9 @@ local function order_of(raw)
   local received = sortable(msg['received_at'])
   local published = sortable(msg['published_at'])
   local event = received
-  if msg['exchange_time'] ~= nil and msg['exchange_time'] ~= cjson.null then
+  if msg['as_of'] ~= nil and msg['as_of'] ~= cjson.null then
+    event = sortable(msg['as_of'])
+  elseif msg['exchange_time'] ~= nil and msg['exchange_time'] ~= cjson.null then
     event = sortable(msg['exchange_time'])
   end
   if not (event and received and published) then return nil end

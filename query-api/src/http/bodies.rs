@@ -226,6 +226,7 @@ mod tests {
                 Source::Rest
             },
             exchange_time: exchange_time.map(at),
+            as_of: None,
             received_at: at("2026-07-08T05:24:41.21Z"),
             published_at: at("2026-07-08T05:24:41.2101Z"),
             seq: 1,

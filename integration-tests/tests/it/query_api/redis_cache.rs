@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use common::Encoding;
+use common::{Encoding, Source};
 use integration_tests::query_api::{
     Publisher, price_message, start_query_api, test_config, with_redis,
 };
@@ -253,6 +253,22 @@ async fn the_redis_script_keeps_a_newer_price_written_by_another_replica() {
     until_metric(
         &b,
         r#"btc_ltp_cache_operations_total{operation="set",result="stale"} 1"#,
+    )
+    .await;
+    assert_eq!(
+        b.get("/api/v1/ltp?pair=ETH/USD").await.prices(),
+        [("ETH/USD".to_owned(), "3001".to_owned())]
+    );
+    // A REST price our clock stamps later than the trade, but which Kraken's clock (`as_of`)
+    // puts before it: refused too.
+    let mut rest = price_message("ETH/USD", "2998", Duration::ZERO);
+    (rest.source, rest.exchange_time) = (Source::Rest, None);
+    rest.as_of = newer.as_of.map(|t| t - Duration::from_millis(100));
+    assert!(rest.received_at > newer.received_at);
+    pub_b.publish(&rest, Encoding::Json).await;
+    until_metric(
+        &b,
+        r#"btc_ltp_cache_operations_total{operation="set",result="stale"} 2"#,
     )
     .await;
     assert_eq!(

@@ -19,7 +19,8 @@
 //! | 9 two ingestors at once | `two_ingestors.rs` |
 //! | 10 SIGTERM under load | `sigterm.rs` |
 //! | 11–14 a three-node NATS cluster: nodes killed and restarted | `cluster/` |
-//! | 15 Redis behind Sentinel, the primary killed under read load | `redis_sentinel.rs` |
+//! | 15 Kraken's clock off ours, two ingestors' clocks apart: the last trade wins | `kraken_clock.rs` |
+//! | 16 Redis behind Sentinel, the primary killed under read load | `redis_sentinel.rs` |
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +36,7 @@ use tokio::task::JoinHandle;
 
 mod cluster;
 mod ingestor_killed;
+mod kraken_clock;
 mod kraken_faults;
 mod nats_restart;
 mod pipeline;

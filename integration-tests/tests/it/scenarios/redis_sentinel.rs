@@ -1,4 +1,4 @@
-//! Scenario 15 (issue 15): the Redis cache behind Sentinel (a primary, its replica, three
+//! Scenario 16 (issue 15): the Redis cache behind Sentinel (a primary, its replica, three
 //! sentinels that declare a primary down after 1 s), the primary killed (SIGKILL) under read
 //! load. query-api is the real binary, configured as an operator would (`REDIS_SENTINELS`,
 //! `REDIS_MASTER_NAME`). It follows the promoted replica without a restart: prices traded
@@ -90,7 +90,7 @@ async fn sentinel_failover_is_followed_without_restart() {
     let during = reads.iter().filter(|r| r.sent >= killing).count();
     let degraded = reads.iter().filter(|r| r.degraded.is_some()).count();
     figure(
-        "scenario 15 reads under load / from the kill on / served degraded / failed",
+        "scenario 16 reads under load / from the kill on / served degraded / failed",
         format!(
             "{} / {during} / {degraded} / {}",
             reads.len(),
@@ -98,15 +98,15 @@ async fn sentinel_failover_is_followed_without_restart() {
         ),
     );
     figure(
-        "scenario 15 kill → sentinels name the replica (down-after 1 s)",
+        "scenario 16 kill → sentinels name the replica (down-after 1 s)",
         ms(promoted),
     );
     figure(
-        "scenario 15 kill → a price traded after it written to the new primary",
+        "scenario 16 kill → a price traded after it written to the new primary",
         ms(recovered),
     );
     figure(
-        "scenario 15 longest time a served trade stayed the newest (trades every 100 ms)",
+        "scenario 16 longest time a served trade stayed the newest (trades every 100 ms)",
         ms(longest_unchanged(&reads)),
     );
     assert_never_older(&reads, PAIRS);

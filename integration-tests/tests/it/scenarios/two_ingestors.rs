@@ -3,7 +3,7 @@
 //! - No duplicate refresh work: each refresh request gets exactly one reply, and the simulator
 //!   sees exactly one REST `Ticker` request per refresh.
 //! - No consumer sees a price go back in time: a subscriber applying the documented ordering
-//!   rule (`(exchange_time or received_at, received_at)`, keep the larger) never goes back to
+//!   rule (`(as_of or exchange_time or received_at, received_at)`, keep the larger) never goes back to
 //!   an older trade although it receives every trade twice, re-publishes from both ingestors
 //!   and REST refreshes in between; and the API, read steadily, never does either.
 
@@ -52,7 +52,7 @@ fn round_of(pair: &str, text: &str) -> i64 {
 
 /// The documented ordering key.
 fn key(m: &PriceMessage) -> (Timestamp, Timestamp) {
-    (m.exchange_time.unwrap_or(m.received_at), m.received_at)
+    (m.event_time(), m.received_at)
 }
 
 /// Sends a refresh request on the raw subject and collects every reply that comes: the

@@ -9,7 +9,7 @@ use serde_json::{Map, Number, Value};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::exchange::state::{Shared, lock};
-use crate::wire::{self, AckResult, Reply, Stamp};
+use crate::wire::{self, AckResult, Clock, Reply, Stamp};
 
 /// Error text for requests that are not valid JSON objects or have unusable params (Kraken's
 /// exact text for these is not captured; this mirrors its REST wording).
@@ -106,14 +106,28 @@ pub fn handle(
     let time_in = time_in.micros();
     let request = match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => map,
-        _ => return vec![error(&time_in, None, None, INVALID_ARGUMENTS)],
+        _ => {
+            return vec![error(
+                &shared.clock,
+                &time_in,
+                None,
+                None,
+                INVALID_ARGUMENTS,
+            )];
+        }
     };
     let req_id = match request.get("req_id") {
         None => None,
         Some(Value::Number(n)) if n.is_u64() || n.is_i64() => Some(n),
         Some(_) => {
             let method = request.get("method").and_then(Value::as_str);
-            return vec![error(&time_in, method, None, INVALID_ARGUMENTS)];
+            return vec![error(
+                &shared.clock,
+                &time_in,
+                method,
+                None,
+                INVALID_ARGUMENTS,
+            )];
         }
     };
     match request.get("method").and_then(Value::as_str) {
@@ -125,7 +139,7 @@ pub fn handle(
             success: None,
             symbol: None,
             time_in: &time_in,
-            time_out: &Stamp::now().micros(),
+            time_out: &shared.clock.now().micros(),
         })],
         Some(method @ ("subscribe" | "unsubscribe")) => {
             if method == "subscribe" {
@@ -152,20 +166,45 @@ pub fn handle(
                             text: Utf8Bytes::from(status),
                             ticker: None,
                         },
-                        error(&time_in, Some(method), req_id, "Symbol(s) not found"),
+                        error(
+                            &shared.clock,
+                            &time_in,
+                            Some(method),
+                            req_id,
+                            "Symbol(s) not found",
+                        ),
                     ]
                 }
                 Some(_) => vec![error(
+                    &shared.clock,
                     &time_in,
                     Some(method),
                     req_id,
                     "Subscription name invalid",
                 )],
-                None => vec![error(&time_in, Some(method), req_id, INVALID_ARGUMENTS)],
+                None => vec![error(
+                    &shared.clock,
+                    &time_in,
+                    Some(method),
+                    req_id,
+                    INVALID_ARGUMENTS,
+                )],
             }
         }
-        Some(other) => vec![error(&time_in, Some(other), req_id, METHOD_NOT_FOUND)],
-        None => vec![error(&time_in, None, req_id, INVALID_ARGUMENTS)],
+        Some(other) => vec![error(
+            &shared.clock,
+            &time_in,
+            Some(other),
+            req_id,
+            METHOD_NOT_FOUND,
+        )],
+        None => vec![error(
+            &shared.clock,
+            &time_in,
+            None,
+            req_id,
+            INVALID_ARGUMENTS,
+        )],
     }
 }
 
@@ -190,7 +229,13 @@ fn ticker(
         snapshot,
     }) = ticker_params(params)
     else {
-        return vec![error(time_in, Some(method), req_id, INVALID_ARGUMENTS)];
+        return vec![error(
+            &shared.clock,
+            time_in,
+            Some(method),
+            req_id,
+            INVALID_ARGUMENTS,
+        )];
     };
     let mut frames = Vec::with_capacity(symbols.len() * 2);
     let mut snapshots = Vec::new();
@@ -208,7 +253,7 @@ fn ticker(
             symbol,
             snapshot: subscribe.then_some(snapshot),
         };
-        frames.push(ack.frame(&outcome, time_in));
+        frames.push(ack.frame(&outcome, time_in, &shared.clock));
         if let (Ok(_), Some(pair), true, true) = (&outcome, pair, subscribe, snapshot) {
             snapshots.push(pair);
         }
@@ -269,8 +314,8 @@ struct Ack<'a> {
 }
 
 impl Ack<'_> {
-    fn frame(&self, outcome: &Result<Trigger, String>, time_in: &str) -> Frame {
-        let time_out = Stamp::now().micros();
+    fn frame(&self, outcome: &Result<Trigger, String>, time_in: &str, clock: &Clock) -> Frame {
+        let time_out = clock.now().micros();
         let reply = match outcome {
             Ok(trigger) => Reply {
                 error: None,
@@ -343,7 +388,13 @@ fn unsubscribe_one(
 }
 
 /// A request-level error (per-symbol errors are [`Ack`]s).
-fn error(time_in: &str, method: Option<&str>, req_id: Option<&Number>, text: &str) -> Frame {
+fn error(
+    clock: &Clock,
+    time_in: &str,
+    method: Option<&str>,
+    req_id: Option<&Number>,
+    text: &str,
+) -> Frame {
     Frame::reply(&Reply {
         error: Some(text),
         method,
@@ -352,6 +403,6 @@ fn error(time_in: &str, method: Option<&str>, req_id: Option<&Number>, text: &st
         success: Some(false),
         symbol: None,
         time_in,
-        time_out: &Stamp::now().micros(),
+        time_out: &clock.now().micros(),
     })
 }

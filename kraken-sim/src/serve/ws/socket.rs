@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use super::request::{self, Subscriptions};
 use crate::exchange::state::{Shared, Update, WriteAck};
 use crate::faults::{SocketFaults, SystemStatus};
-use crate::wire::{self, Stamp};
+use crate::wire;
 
 type Ws = WebSocketStream<TokioIo<Upgraded>>;
 type WsResult = Result<(), tokio_tungstenite::tungstenite::Error>;
@@ -182,7 +182,7 @@ impl Socket {
             &mut self.guard.subs,
             shared,
             self.connection_id,
-            Stamp::now(),
+            shared.clock.now(),
         );
         let wrote = write_frames(&mut self.ws, frames, shared).await;
         self.wrote();
