@@ -24,8 +24,8 @@ use crate::config::RedisConfig;
 pub enum Link {
     /// One server, reconnected by the connection manager.
     Direct(ConnectionManager),
-    /// The primary named by the sentinels.
-    Sentinel(SentinelLink),
+    /// The primary named by the sentinels (boxed: far larger than a connection manager).
+    Sentinel(Box<SentinelLink>),
 }
 
 /// The Sentinel side of a [`Link`].
@@ -103,7 +103,7 @@ impl Link {
             let manager = ConnectionManager::new_lazy_with_config(client, manager_config)?;
             return Ok(Link::Direct(manager));
         }
-        Ok(Link::Sentinel(SentinelLink {
+        Ok(Link::Sentinel(Box::new(SentinelLink {
             client: tokio::sync::Mutex::new(sentinel_client(config)?),
             primary: ArcSwapOption::empty(),
             config: AsyncConnectionConfig::new()
@@ -111,7 +111,7 @@ impl Link {
                 .set_response_timeout(Some(config.timeout)),
             // A lookup is a few round trips to sentinels and one to the primary.
             budget: config.timeout * 4,
-        }))
+        })))
     }
 
     /// A connection for one round trip; `None` while the sentinels' primary is not connected
