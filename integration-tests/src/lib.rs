@@ -16,6 +16,7 @@ pub mod ingestor;
 pub mod process;
 pub mod query_api;
 pub mod security;
+pub mod sentinel;
 pub mod sim;
 pub mod sse;
 

@@ -72,6 +72,8 @@ pub struct Reply {
     pub status: u16,
     /// Body text.
     pub body: String,
+    /// The `X-Cache-Degraded` header: why the prices come from the replica's own view.
+    pub degraded: Option<String>,
 }
 
 impl Reply {
@@ -164,8 +166,17 @@ impl Drop for RunningQueryApi {
 
 async fn read(res: reqwest::Response) -> Reply {
     let status = res.status().as_u16();
+    let degraded = res
+        .headers()
+        .get("x-cache-degraded")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let body = res.text().await.unwrap_or_default();
-    Reply { status, body }
+    Reply {
+        status,
+        body,
+        degraded,
+    }
 }
 
 /// Publishes price messages on a prefix's subjects, with the `Content-Type` header.

@@ -32,12 +32,16 @@
 //! * `freshness` — **how old a served price may be**: the TTL and a client's `max_age`.
 //! * `route` — the routes as a closed set: metric labels, access-log routes, 405's `Allow`.
 //! * `metrics` — the Prometheus registry (`metrics/families.rs` registers the families).
-//! * `readiness` — the flags behind `/ready`.
+//! * `readiness` — the flags behind `/ready`, and the cache's state as it reports it.
 //! * `feed` — `FeedStatus`: the ingestors' feed as last heard of, behind `/api/v1/status`.
 //! * `json` — Go-compatible JSON escaping, by hand (hot path) and through serde.
 //! * `cache` — `Cache::{Memory, Redis}`; **the TTL is enforced** in `Cache::lookup`
-//!   (`cache.rs`); `cache/entry.rs` prepares each price's REST item once; `cache/outcome.rs`
-//!   says what a read or write answers.
+//!   (`cache.rs`), where a Redis read also picks the newer of Redis's and the board's price,
+//!   or the board's alone while Redis cannot be asked (degraded); `cache/board.rs` is the
+//!   newest price per pair this replica received, whatever the backend;
+//!   `cache/entry.rs` prepares each price's REST item once; `cache/outcome.rs` says what a read
+//!   or write answers; `cache/redis/link.rs` is the way to Redis (one server, or the primary
+//!   Redis Sentinel names).
 //! * `bus/consumer.rs` — the price subscriptions feeding the cache.
 //! * `bus/warmup.rs` — last values from JetStream or an ingestor snapshot, on every connect.
 //! * `bus/requester.rs` — the NATS request-reply client that asks an ingestor to refresh.

@@ -1,4 +1,8 @@
-//! What `/ready` reports: NATS connected, cache reachable, warm-up done, not shutting down.
+//! What `/ready` reports: NATS connected, warm-up done, not shutting down, and the cache's
+//! state. A Redis that answered once and is now unreachable makes the cache degraded (the
+//! replica serves the prices it receives from NATS itself): reported as such, without making
+//! the replica unready. A Redis never reached since the start (down, or refusing this
+//! replica's credentials or TLS) makes it unready: a misconfigured replica must not join.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,6 +20,17 @@ struct Flags {
     warm_detail: Mutex<String>,
 }
 
+/// The cache's state, as the cache reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheState {
+    /// Answers (memory, or Redis reachable).
+    Ready,
+    /// Serves at reduced strength; why (`redis-unavailable`).
+    Degraded(&'static str),
+    /// Redis has not answered once since the start.
+    Unreachable,
+}
+
 /// One dependency's state as `/ready` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
@@ -23,6 +38,21 @@ pub struct Check {
     pub name: &'static str,
     /// `None` when ready, else the reason (no internal error text).
     pub problem: Option<String>,
+    /// Ready, but at reduced strength: why (`redis-unavailable`).
+    pub degraded: Option<&'static str>,
+}
+
+impl Check {
+    /// The value `/ready` shows for this dependency.
+    pub fn detail(&self) -> String {
+        match (&self.problem, self.degraded) {
+            (Some(problem), _) => problem.clone(),
+            (None, Some(why)) => {
+                format!("degraded: {why}, serving the prices this replica receives from NATS")
+            }
+            (None, None) => "ready".to_owned(),
+        }
+    }
 }
 
 impl Readiness {
@@ -61,26 +91,35 @@ impl Readiness {
         self.0.draining.store(true, Ordering::Release);
     }
 
-    /// Every dependency's state; `cache_up` comes from the cache itself.
-    pub fn checks(&self, cache_up: bool) -> [Check; 4] {
+    /// Every dependency's state; `cache` comes from the cache itself.
+    pub fn checks(&self, cache: CacheState) -> [Check; 4] {
         let problem = |ok: bool, why: &dyn Fn() -> String| (!ok).then(why);
         [
             Check {
                 name: "cache",
-                problem: problem(cache_up, &|| "error: cache unreachable".into()),
+                problem: problem(cache != CacheState::Unreachable, &|| {
+                    "error: cache unreachable".into()
+                }),
+                degraded: match cache {
+                    CacheState::Degraded(why) => Some(why),
+                    _ => None,
+                },
             },
             Check {
                 name: "nats",
                 problem: problem(self.nats(), &|| "error: not connected".into()),
+                degraded: None,
             },
             Check {
                 name: "service",
                 problem: problem(!self.0.draining.load(Ordering::Acquire), &|| {
                     "shutting down".into()
                 }),
+                degraded: None,
             },
             Check {
                 name: "warmup",
+                degraded: None,
                 problem: problem(self.warm(), &|| {
                     let detail = self
                         .0
@@ -113,17 +152,34 @@ mod tests {
                 .map(|c| c.name)
                 .collect::<Vec<_>>()
         };
-        assert_eq!(failing(&r, false), ["cache", "nats", "warmup"]);
+        assert_eq!(
+            failing(&r, CacheState::Unreachable),
+            ["cache", "nats", "warmup"]
+        );
         r.set_nats(true);
         r.set_warm();
-        assert!(failing(&r, true).is_empty());
+        assert!(failing(&r, CacheState::Ready).is_empty());
         r.set_cold("no ingestor answered");
         assert_eq!(
-            r.checks(true)[3].problem.as_deref(),
+            r.checks(CacheState::Ready)[3].problem.as_deref(),
             Some("pending: no ingestor answered")
         );
         r.set_warm();
         r.begin_shutdown();
-        assert_eq!(failing(&r, true), ["service"]);
+        assert_eq!(failing(&r, CacheState::Ready), ["service"]);
+    }
+
+    #[test]
+    fn a_degraded_cache_is_said_but_not_a_failure() {
+        let r = Readiness::default();
+        r.set_nats(true);
+        r.set_warm();
+        let checks = r.checks(CacheState::Degraded("redis-unavailable"));
+        assert!(checks.iter().all(|c| c.problem.is_none()));
+        assert_eq!(
+            checks[0].detail(),
+            "degraded: redis-unavailable, serving the prices this replica receives from NATS"
+        );
+        assert_eq!(checks[1].detail(), "ready");
     }
 }

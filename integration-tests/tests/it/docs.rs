@@ -38,6 +38,7 @@ fn readme_documents_every_configuration_key() {
     // Secrets are not serialised; check them by name.
     for secret in [
         "cache.redis.password",
+        "cache.redis.sentinel_password",
         "nats.password",
         "nats.token",
         "auth.api_key",

@@ -1,5 +1,5 @@
-//! What the cache answers: a fresh entry or why there is none, what became of an offered price,
-//! why a write failed.
+//! What the cache answers: a fresh entry or why there is none, whether a read had to do without
+//! Redis, what became of an offered price, why a write failed.
 
 use std::sync::Arc;
 
@@ -50,6 +50,32 @@ impl Miss {
 /// A fresh entry, or why there is none.
 pub type Lookup = Result<Arc<Entry>, Miss>;
 
+/// What a read found.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// A fresh entry, or why there is none, per pair asked, in the order asked.
+    pub lookups: Vec<Lookup>,
+    /// Set when Redis could not be asked and the prices come from this replica's own view.
+    pub degraded: Option<Degraded>,
+}
+
+/// Why an answer comes from this replica's own prices (received from NATS, within the TTL)
+/// instead of the shared cache; shown to clients in the `X-Cache-Degraded` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Degraded {
+    /// Redis is down, too slow, or (with Sentinel) no primary is known yet.
+    RedisUnavailable,
+}
+
+impl Degraded {
+    /// The header value and the `/ready` detail: `redis-unavailable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Degraded::RedisUnavailable => "redis-unavailable",
+        }
+    }
+}
+
 /// What happened to an entry offered by the NATS consumer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Offer {
@@ -71,4 +97,23 @@ pub enum Error {
     /// Redis answered with an error or the connection failed.
     #[error("redis error")]
     Redis(#[source] ::redis::RedisError),
+}
+
+impl Error {
+    /// Whether Redis could not be reached (as opposed to refusing one command while working):
+    /// no connection, too slow, or a primary demoted to a replica by a failover (it refuses
+    /// writes until the sentinels name the new one).
+    pub fn is_outage(&self) -> bool {
+        match self {
+            Error::Redis(e) => {
+                e.is_io_error()
+                    || e.is_timeout()
+                    || e.is_connection_dropped()
+                    || e.is_connection_refusal()
+                    || e.is_unrecoverable_error()
+                    || e.kind() == ::redis::ErrorKind::Server(::redis::ServerErrorKind::ReadOnly)
+            }
+            Error::Timeout | Error::Unavailable => true,
+        }
+    }
 }

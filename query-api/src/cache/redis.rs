@@ -5,20 +5,20 @@
 //! (`store.lua`), so replicas writing the same feed agree. A request reads all its pairs with
 //! one `MGET`.
 //!
-//! Every round trip is bounded by `cache.redis.timeout`. A failure marks Redis down: requests
-//! then fail at once with a per-pair error instead of waiting, a probe pings Redis every 200 ms,
-//! and when it answers again the newest price of every pair is written back (the script keeps
-//! any newer one), so everything recovers without a restart.
+//! Redis is one server or the primary Redis Sentinel names (`redis/link.rs`). Every round trip
+//! is bounded by `cache.redis.timeout`. A failure marks Redis down: requests are then answered
+//! at once from this replica's own prices (the board, see `cache.rs`) instead of waiting, a probe
+//! pings Redis (or asks the sentinels for the primary) every 200 ms, and when it answers again
+//! the newest price of every pair is written back (the script keeps any newer one), so
+//! everything recovers without a restart, a Sentinel failover included.
+
+mod link;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{
-    Client, ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, Script, TlsCertificates,
-};
-use anyhow::Context;
+use ::redis::Script;
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use common::Pair;
@@ -26,6 +26,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use self::link::Link;
 use super::entry::Entry;
 use super::outcome::{Error, Lookup, Miss};
 use crate::config::RedisConfig;
@@ -43,17 +44,19 @@ pub struct RedisCache {
 
 #[derive(Debug)]
 struct Inner {
-    conn: ConnectionManager,
+    link: Link,
     script: Script,
     timeout: Duration,
     ttl_ms: u64,
     /// `<prefix><PAIR>` of every market, by [`Pair::index`].
     keys: Box<[String]>,
     up: AtomicBool,
+    /// Whether Redis has answered once since the start.
+    reached: AtomicBool,
     /// Last entry decoded from Redis per pair: reused while Redis returns the same bytes, so a
     /// read decodes only what changed.
     decoded: Box<[ArcSwapOption<Entry>]>,
-    /// Newest entry this replica received per pair (written back when Redis returns).
+    /// Newest entry this replica received per pair: written back when Redis returns.
     latest: Box<[ArcSwapOption<Entry>]>,
     /// Entries waiting for the writer, newest per pair.
     pending: Box<[ArcSwapOption<Entry>]>,
@@ -76,16 +79,8 @@ impl RedisCache {
         token: &CancellationToken,
         tasks: &TaskTracker,
     ) -> anyhow::Result<RedisCache> {
-        let client = client(config)?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.timeout))
-            .set_response_timeout(Some(config.timeout))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client, manager_config)?;
         let inner = Arc::new(Inner {
-            conn,
+            link: Link::open(config)?,
             script: Script::new(include_str!("store.lua")),
             timeout: config.timeout,
             ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
@@ -93,6 +88,7 @@ impl RedisCache {
                 .map(|p| format!("{prefix}{}", p.as_str()))
                 .collect(),
             up: AtomicBool::new(false),
+            reached: AtomicBool::new(false),
             decoded: slots(),
             latest: slots(),
             pending: slots(),
@@ -109,36 +105,46 @@ impl RedisCache {
         self.inner.up.load(Ordering::Acquire)
     }
 
-    /// The stored entry of each pair (fresh or not), with one `MGET`.
-    pub async fn get_many(&self, pairs: &[Pair]) -> Vec<Lookup> {
+    /// Whether Redis has answered once since the start.
+    pub fn reached(&self) -> bool {
+        self.inner.reached.load(Ordering::Acquire)
+    }
+
+    /// The stored entry of each pair (fresh or not), with one `MGET`; `None` when Redis could
+    /// not be asked (known to be down, failing, or slower than `cache.redis.timeout`).
+    pub async fn get_many(&self, pairs: &[Pair]) -> Option<Vec<Lookup>> {
         let inner = &self.inner;
         if !self.is_up() {
-            return vec![Err(Miss::Unavailable); pairs.len()];
+            return None;
         }
+        let mut conn = inner.link.connection()?;
         let mut cmd = ::redis::cmd("MGET");
         for pair in pairs {
             cmd.arg(&inner.keys[pair.index()]);
         }
-        let mut conn = inner.conn.clone();
         let reply = tokio::time::timeout(
             inner.timeout,
             cmd.query_async::<Vec<Option<Vec<u8>>>>(&mut conn),
         )
         .await;
         match reply {
-            Ok(Ok(values)) if values.len() == pairs.len() => pairs
-                .iter()
-                .zip(values)
-                .map(|(&pair, value)| inner.decode(pair, value))
-                .collect(),
-            Ok(Ok(_)) => vec![Err(Miss::Invalid); pairs.len()],
+            Ok(Ok(values)) if values.len() == pairs.len() => Some(
+                pairs
+                    .iter()
+                    .zip(values)
+                    .map(|(&pair, value)| inner.decode(pair, value))
+                    .collect(),
+            ),
+            Ok(Ok(_)) => Some(vec![Err(Miss::Invalid); pairs.len()]),
             Ok(Err(err)) => {
-                inner.failed("read", &Error::Redis(err));
-                vec![Err(Miss::Unavailable); pairs.len()]
+                let err = Error::Redis(err);
+                inner.failed("read", &err);
+                // A command Redis refused while working is not an outage.
+                (!err.is_outage()).then(|| vec![Err(Miss::Invalid); pairs.len()])
             }
             Err(_) => {
                 inner.failed("read", &Error::Timeout);
-                vec![Err(Miss::Unavailable); pairs.len()]
+                None
             }
         }
     }
@@ -227,7 +233,9 @@ impl Inner {
         if count == 0 {
             return Ok(());
         }
-        let mut conn = self.conn.clone();
+        let Some(mut conn) = self.link.connection() else {
+            return Err(Error::Unavailable);
+        };
         let result =
             tokio::time::timeout(self.timeout, invocation.invoke_async::<Vec<i64>>(&mut conn))
                 .await;
@@ -248,36 +256,27 @@ impl Inner {
     }
 
     /// Marks Redis down after a failed round trip (unless the failure was Redis refusing one
-    /// command while working fine).
+    /// command while working fine), forgetting the connection when it came from the sentinels.
     fn failed(&self, op: &str, err: &Error) {
-        let connection_problem = match err {
-            Error::Redis(e) => {
-                e.is_io_error()
-                    || e.is_timeout()
-                    || e.is_connection_dropped()
-                    || e.is_connection_refusal()
-                    || e.is_unrecoverable_error()
-            }
-            Error::Timeout | Error::Unavailable => true,
-        };
-        if !connection_problem {
+        if !err.is_outage() {
             tracing::error!(op, error = ?err, "redis command failed");
             return;
         }
+        self.link.lost();
         if self.up.swap(false, Ordering::AcqRel) {
             self.metrics.set_cache_available(false);
-            tracing::warn!(op, error = ?err, "redis unavailable; failing fast until it answers");
+            tracing::warn!(op, error = ?err, "redis unavailable; serving this replica's own prices until it answers");
         }
     }
 
+    /// Whether Redis answers; with Sentinel, also finds the primary when it is not known.
     async fn ping(&self) -> bool {
-        let mut conn = self.conn.clone();
-        let pong = tokio::time::timeout(
-            self.timeout,
-            ::redis::cmd("PING").query_async::<String>(&mut conn),
+        // A Sentinel lookup is a few round trips.
+        let bound = self.timeout * 6;
+        matches!(
+            tokio::time::timeout(bound, self.link.probe()).await,
+            Ok(true)
         )
-        .await;
-        matches!(pong, Ok(Ok(_)))
     }
 }
 
@@ -304,6 +303,7 @@ async fn probe_loop(inner: Arc<Inner>, token: CancellationToken) {
         if up != was_up {
             inner.metrics.set_cache_available(up);
             if up {
+                inner.reached.store(true, Ordering::Release);
                 tracing::info!("redis available");
                 for (latest, pending) in inner.latest.iter().zip(inner.pending.iter()) {
                     if let Some(entry) = latest.load_full() {
@@ -312,7 +312,9 @@ async fn probe_loop(inner: Arc<Inner>, token: CancellationToken) {
                 }
                 inner.wake_writer.notify_one();
             } else {
-                tracing::warn!("redis unavailable; failing fast until it answers");
+                tracing::warn!(
+                    "redis unavailable; serving this replica's own prices until it answers"
+                );
             }
         }
         let pause = if up { PROBE_UP } else { PROBE_DOWN };
@@ -320,48 +322,5 @@ async fn probe_loop(inner: Arc<Inner>, token: CancellationToken) {
             () = token.cancelled() => return,
             () = tokio::time::sleep(pause) => {}
         }
-    }
-}
-
-/// The client for `cache.redis`: plain TCP, or TLS (`rediss://`) trusting the system's roots or
-/// `tls_ca_file`. Built from connection details, not a URL (a password may contain any
-/// character); errors never include the password (it is only in the connection settings).
-fn client(config: &RedisConfig) -> anyhow::Result<Client> {
-    let (host, port) = config
-        .addr
-        .rsplit_once(':')
-        .and_then(|(h, p)| Some((h.trim_matches(['[', ']']).to_owned(), p.parse().ok()?)))
-        .ok_or_else(|| anyhow::anyhow!("invalid redis addr {:?}", config.addr))?;
-    let addr = if config.tls {
-        // rustls needs one process-wide provider when a build links several.
-        common::tls::install_default_provider();
-        ConnectionAddr::TcpTls {
-            host,
-            port,
-            insecure: false,
-            tls_params: None,
-        }
-    } else {
-        ConnectionAddr::Tcp(host, port)
-    };
-    let mut redis = RedisConnectionInfo::default().set_db(i64::from(config.db));
-    if !config.username.is_empty() {
-        redis = redis.set_username(&config.username);
-    }
-    if !config.password.is_empty() {
-        redis = redis.set_password(config.password.expose());
-    }
-    let info = addr.into_connection_info()?.set_redis_settings(redis);
-    match &config.tls_ca_file {
-        Some(path) if config.tls => {
-            let context = || format!("cache.redis.tls_ca_file {}", path.display());
-            let root_cert = std::fs::read(path).with_context(context)?;
-            let certificates = TlsCertificates {
-                client_tls: None,
-                root_cert: Some(root_cert),
-            };
-            Client::build_with_tls(info, certificates).with_context(context)
-        }
-        _ => Ok(Client::open(info)?),
     }
 }

@@ -10,7 +10,7 @@ use common::secret::Secret;
 use ipnet::{IpNet, Ipv4Net};
 use salvo::http::HeaderName;
 
-use super::sections::{CacheBackend, Config, MAX_URL_BYTES};
+use super::sections::{CacheBackend, Config, MAX_URL_BYTES, RedisConfig};
 use crate::params::Served;
 
 impl Config {
@@ -54,23 +54,36 @@ impl Config {
 
     fn validate_redis(&self) -> Result<(), Invalid> {
         let redis = &self.cache.redis;
-        if redis.addr.trim().is_empty() {
-            return Err(Invalid::new(
-                "cache.redis.addr",
-                "redis addr cannot be empty",
-            ));
-        }
-        let valid_addr = redis.addr.rsplit_once(':').is_some_and(|(host, port)| {
-            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
-        });
-        if !valid_addr {
-            return Err(Invalid::new(
-                "cache.redis.addr",
-                format!(
-                    "invalid redis addr format: {}, expected host:port",
-                    redis.addr
-                ),
-            ));
+        if redis.sentinels.is_empty() {
+            validate_sentinel_settings_unused(redis)?;
+            if redis.addr.trim().is_empty() {
+                return Err(Invalid::new(
+                    "cache.redis.addr",
+                    "redis addr cannot be empty",
+                ));
+            }
+            if !is_host_port(&redis.addr) {
+                return Err(Invalid::new(
+                    "cache.redis.addr",
+                    format!(
+                        "invalid redis addr format: {}, expected host:port",
+                        redis.addr
+                    ),
+                ));
+            }
+        } else {
+            if let Some(bad) = redis.sentinels.iter().find(|s| !is_host_port(s)) {
+                return Err(Invalid::new(
+                    "cache.redis.sentinels",
+                    format!("invalid sentinel address: {bad}, expected host:port"),
+                ));
+            }
+            if redis.master_name.trim().is_empty() {
+                return Err(Invalid::new(
+                    "cache.redis.master_name",
+                    "needed with cache.redis.sentinels: the name the sentinels monitor the primary under",
+                ));
+            }
         }
         if redis.db > 15 {
             return Err(Invalid::new(
@@ -254,6 +267,35 @@ impl Config {
     }
 }
 
+/// Sentinel settings without `cache.redis.sentinels` would be silently unused: the operator
+/// meant Sentinel.
+fn validate_sentinel_settings_unused(redis: &RedisConfig) -> Result<(), Invalid> {
+    let set = [
+        ("cache.redis.master_name", !redis.master_name.is_empty()),
+        (
+            "cache.redis.sentinel_username",
+            !redis.sentinel_username.is_empty(),
+        ),
+        (
+            "cache.redis.sentinel_password",
+            !redis.sentinel_password.is_empty(),
+        ),
+    ];
+    match set.into_iter().find(|(_, set)| *set) {
+        Some((key, _)) => Err(Invalid::new(
+            key,
+            "needs cache.redis.sentinels (REDIS_SENTINELS)",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `host:port` with a non-empty host and a port 1–65535.
+fn is_host_port(addr: &str) -> bool {
+    addr.rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0))
+}
+
 /// A configuration that passed every rule, with what the rules computed.
 #[derive(Debug)]
 pub struct Validated {
@@ -380,6 +422,55 @@ mod tests {
                 r.tls_ca_file = Some("Cargo.toml".into());
             }),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn sentinel_needs_addresses_and_a_master_name() {
+        let redis = |f: fn(&mut RedisConfig)| {
+            check(|c| {
+                c.cache.backend = CacheBackend::Redis;
+                f(&mut c.cache.redis);
+            })
+        };
+        assert_eq!(
+            redis(|r| {
+                r.sentinels = vec!["s1:26379".into(), "[::1]:26380".into()];
+                r.master_name = "ltp".into();
+                r.addr = String::new();
+            }),
+            Ok(())
+        );
+        assert_eq!(
+            redis(|r| r.sentinels = vec!["s1:26379".into()]),
+            Err((
+                "cache.redis.master_name",
+                "needed with cache.redis.sentinels: the name the sentinels monitor the primary under"
+                    .into()
+            ))
+        );
+        assert_eq!(
+            redis(|r| {
+                r.sentinels = vec!["s1:26379".into(), "s2".into()];
+                r.master_name = "ltp".into();
+            }),
+            Err((
+                "cache.redis.sentinels",
+                "invalid sentinel address: s2, expected host:port".into()
+            ))
+        );
+        assert_eq!(
+            redis(|r| r.master_name = "ltp".into()),
+            Err((
+                "cache.redis.master_name",
+                "needs cache.redis.sentinels (REDIS_SENTINELS)".into()
+            ))
+        );
+        assert_eq!(
+            redis(|r| r.sentinel_password = Secret::new("x"))
+                .expect_err("unused")
+                .0,
+            "cache.redis.sentinel_password"
         );
     }
 

@@ -74,12 +74,24 @@ impl Default for CacheConfig {
     }
 }
 
-/// `cache.redis`.
+/// `cache.redis`: one server at `addr`, or, when `sentinels` is set, the primary that Redis
+/// Sentinel names for `master_name` (followed through failovers).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RedisConfig {
-    /// `host:port` (`REDIS_ADDR`).
+    /// `host:port` (`REDIS_ADDR`); not used with `sentinels`.
     pub addr: String,
+    /// Sentinels asked for the primary, `host:port` each, comma separated (`REDIS_SENTINELS`).
+    #[serde(deserialize_with = "string_list")]
+    pub sentinels: Vec<String>,
+    /// The primary's name in the sentinels' `sentinel monitor` line (`REDIS_MASTER_NAME`);
+    /// needed with `sentinels`.
+    pub master_name: String,
+    /// ACL user on the sentinels, when they require one (`REDIS_SENTINEL_USERNAME`).
+    pub sentinel_username: String,
+    /// Password of the sentinels (`REDIS_SENTINEL_PASSWORD`); `password` is the data nodes'.
+    #[serde(skip_serializing)]
+    pub sentinel_password: Secret,
     /// ACL user name; empty uses the default user (`REDIS_USERNAME`).
     pub username: String,
     /// Password (`REDIS_PASSWORD`).
@@ -101,6 +113,10 @@ impl Default for RedisConfig {
     fn default() -> Self {
         RedisConfig {
             addr: "localhost:6379".into(),
+            sentinels: Vec::new(),
+            master_name: String::new(),
+            sentinel_username: String::new(),
+            sentinel_password: Secret::default(),
             username: String::new(),
             password: Secret::default(),
             db: 0,

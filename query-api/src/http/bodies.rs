@@ -12,12 +12,12 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use salvo::Response;
 use salvo::http::header::CONTENT_TYPE;
-use salvo::http::{HeaderValue, ResBody, StatusCode};
+use salvo::http::{HeaderName, HeaderValue, ResBody, StatusCode};
 use salvo::oapi::ToSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::cache::Entry;
+use crate::cache::{Degraded, Entry};
 use crate::json;
 
 /// `Content-Type` of every JSON body (as the seed: no charset parameter).
@@ -28,6 +28,18 @@ pub fn write(res: &mut Response, status: StatusCode, body: impl Into<Bytes>) {
     res.status_code(status);
     res.headers_mut().insert(CONTENT_TYPE, JSON);
     res.replace_body(ResBody::Once(body.into()));
+}
+
+/// Set on an answer whose prices come from this replica's own view because the shared cache
+/// could not be asked: `X-Cache-Degraded: redis-unavailable`.
+pub const CACHE_DEGRADED: HeaderName = HeaderName::from_static("x-cache-degraded");
+
+/// Marks `res` with [`CACHE_DEGRADED`] when `degraded` is set.
+pub fn mark_degraded(res: &mut Response, degraded: Option<Degraded>) {
+    if let Some(degraded) = degraded {
+        res.headers_mut()
+            .insert(CACHE_DEGRADED, HeaderValue::from_static(degraded.as_str()));
+    }
 }
 
 /// `body` serialised as the seed's encoder would have: Go's escaping, a final newline.
@@ -228,13 +240,15 @@ pub struct RateLimitBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[salvo(schema(name = "HealthBody"))]
 pub struct HealthBody {
-    /// `healthy` (/health), `ready` or `unhealthy` (/ready).
+    /// `healthy` (/health); `ready`, `degraded` (ready, with a dependency degraded: see
+    /// `services`) or `unhealthy` (/ready).
     pub status: String,
     /// Server time (RFC 3339).
     #[salvo(schema(format = DateTime))]
     pub timestamp: String,
-    /// Per dependency: `ready`, `running`, or the reason it is not ready (`cache`, `nats`,
-    /// `service`, `warmup`).
+    /// Per dependency: `ready`, `running`, `degraded: <why>` (still served: the cache is
+    /// `degraded: redis-unavailable …` while Redis cannot be asked), or the reason it is not
+    /// ready (`cache`, `nats`, `service`, `warmup`).
     pub services: BTreeMap<String, String>,
 }
 

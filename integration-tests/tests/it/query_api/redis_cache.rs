@@ -35,7 +35,13 @@ async fn the_redis_cache_stores_the_documented_value_with_the_remaining_ttl() {
     );
     let mut conn = redis.connection().await;
     let key = format!("{prefix}:price:ETH/USD");
-    let value: String = conn.get(&key).await.expect("stored value");
+    // Written by the replica's writer, which may follow the first read serving the price.
+    let value: String = eventually(WAIT, "the price stored in Redis", || {
+        let mut conn = conn.clone();
+        let key = key.clone();
+        async move { conn.get::<_, Option<String>>(&key).await.ok().flatten() }
+    })
+    .await;
     let stored = common::message::decode(Some("application/json"), value.as_bytes())
         .expect("the value is the price message in JSON");
     assert_eq!(stored.price.as_str(), "0.00044780");
@@ -48,7 +54,7 @@ async fn the_redis_cache_stores_the_documented_value_with_the_remaining_ttl() {
 }
 
 #[tokio::test]
-async fn redis_down_gives_fast_per_pair_errors_and_everything_recovers_without_restart() {
+async fn redis_down_serves_own_prices_marked_and_recovers_without_restart() {
     let nats = TestNats::start().await;
     let redis = TestRedis::container(&[]).await;
     let prefix = unique_id();
@@ -60,46 +66,108 @@ async fn redis_down_gives_fast_per_pair_errors_and_everything_recovers_without_r
     publisher.create_last_value_stream().await;
     publish_all(&publisher).await;
     api.wait_ready(WAIT).await;
-    until_status(&api, "/api/v1/ltp", 200).await;
+    let before = until_status(&api, "/api/v1/ltp", 200).await;
+    assert_eq!(before.degraded, None);
 
     redis.stop().await;
-    let reply = until_status(&api, "/api/v1/ltp", 503).await;
-    let errors = reply.json()["errors"].clone();
-    assert_eq!(errors.as_array().map(Vec::len), Some(3), "{errors}");
-    assert_eq!(errors[0]["reason"], "cache_unavailable");
-    assert!(
-        !reply.body.to_lowercase().contains("refused"),
-        "no internal text: {}",
-        reply.body
-    );
-    // Failing fast: no request waits for Redis while it is down.
+    // The replica serves the prices it received from NATS, marked, and at once.
+    let reply = eventually(WAIT, "an answer marked degraded", || async {
+        let reply = api.get("/api/v1/ltp").await;
+        reply.degraded.is_some().then_some(reply)
+    })
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.degraded.as_deref(), Some("redis-unavailable"));
+    assert_eq!(reply.prices(), before.prices());
     for _ in 0..5 {
         let started = Instant::now();
         let reply = api.get("/api/v1/ltp?pair=BTC/USD").await;
-        assert_eq!(reply.status, 503);
+        assert_eq!(
+            (reply.status, reply.degraded.as_deref()),
+            (200, Some("redis-unavailable"))
+        );
         assert!(
             started.elapsed() < Duration::from_secs(1),
             "took {:?}",
             started.elapsed()
         );
     }
+    // /ready says so, and stays 200: the replica serves.
     let ready = api.get("/ready").await;
-    assert_eq!(ready.status, 503);
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    assert_eq!(ready.json()["status"], "degraded");
     assert_eq!(
         ready.json()["services"]["cache"],
-        "error: cache unreachable"
+        "degraded: redis-unavailable, serving the prices this replica receives from NATS"
     );
-    assert_eq!(api.get("/api/v1/ltp/cached").await.status, 503);
+    let cached = api.get("/api/v1/ltp/cached").await;
+    assert_eq!((cached.status, cached.pairs().len()), (200, 3));
+    assert_eq!(cached.degraded.as_deref(), Some("redis-unavailable"));
+    // A price that arrives during the outage is served too.
+    publisher
+        .publish(
+            &price_message("BTC/USD", "62800.1", Duration::ZERO),
+            Encoding::Json,
+        )
+        .await;
+    until_price(&api, "BTC/USD", "62800.1").await;
 
     // Redis comes back empty; the newest prices are written back without any new tick.
     redis.start_again().await;
-    let reply = until_status(&api, "/api/v1/ltp", 200).await;
+    let reply = eventually(WAIT, "an answer from Redis again", || async {
+        let reply = api.get("/api/v1/ltp").await;
+        (reply.status == 200 && reply.degraded.is_none()).then_some(reply)
+    })
+    .await;
     assert!(
-        reply.body.contains(r#""price":"0.00044780""#),
+        reply.body.contains(r#""price":"62800.1""#),
         "{}",
         reply.body
     );
+    let key = format!("{prefix}:price:BTC/USD");
+    eventually(WAIT, "the newest price written back to Redis", || async {
+        let mut conn = redis.connection().await;
+        let value: Option<String> = conn.get(&key).await.ok()?;
+        value.filter(|v| v.contains("62800.1"))
+    })
+    .await;
     api.wait_ready(WAIT).await;
+    assert_eq!(api.get("/ready").await.json()["status"], "ready");
+}
+
+#[tokio::test]
+async fn a_read_serves_the_newer_of_redis_and_its_own_price() {
+    let nats = TestNats::start().await;
+    let redis = TestRedis::start().await;
+    let prefix = unique_id();
+    let api = start_query_api(with_redis(
+        test_config(&nats.url, &prefix, PAIRS),
+        &redis.addr,
+    ))
+    .await;
+    let publisher = Publisher::new(nats.client().await, &prefix);
+    let own = price_message("BTC/USD", "62702.9", Duration::from_millis(500));
+    publisher.publish(&own, Encoding::Json).await;
+    until_price(&api, "BTC/USD", "62702.9").await;
+    let mut conn = redis.connection().await;
+    let key = format!("{prefix}:price:BTC/USD");
+    // Another writer puts an older price in Redis (as a Redis restored from an old snapshot
+    // would): the replica keeps serving the newer one it holds.
+    let older = price_message("BTC/USD", "61000.0", Duration::from_secs(5));
+    let _: () = conn
+        .set(&key, Encoding::Json.encode(&older).to_vec())
+        .await
+        .expect("SET");
+    let reply = api.get("/api/v1/ltp?pair=BTC/USD").await;
+    assert_eq!(reply.prices(), [("BTC/USD".into(), "62702.9".into())]);
+    // A newer price in Redis (written by another replica) is served.
+    let newer = price_message("BTC/USD", "63000.0", Duration::ZERO);
+    let _: () = conn
+        .set(&key, Encoding::Json.encode(&newer).to_vec())
+        .await
+        .expect("SET");
+    let reply = api.get("/api/v1/ltp?pair=BTC/USD").await;
+    assert_eq!(reply.prices(), [("BTC/USD".into(), "63000.0".into())]);
 }
 
 #[tokio::test]

@@ -20,6 +20,7 @@
 //! | 10 SIGTERM under load | `sigterm.rs` |
 //! | 11–14 a three-node NATS cluster: nodes killed and restarted | `cluster/` |
 //! | 15 Kraken's clock off ours, two ingestors' clocks apart: the last trade wins | `kraken_clock.rs` |
+//! | 16 Redis behind Sentinel, the primary killed under read load | `redis_sentinel.rs` |
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,6 +42,7 @@ mod nats_restart;
 mod pipeline;
 mod plain_subscriber;
 mod redis_restart;
+mod redis_sentinel;
 mod replicas;
 mod sigterm;
 mod stream_load;
@@ -252,6 +254,8 @@ pub struct Read {
     pub body: String,
     /// The `ltp` items.
     pub items: Vec<Item>,
+    /// The `X-Cache-Degraded` header, when set.
+    pub degraded: Option<String>,
 }
 
 impl Read {
@@ -287,12 +291,17 @@ impl ReadLoop {
             while !flag.load(Ordering::Acquire) {
                 tick.tick().await;
                 let sent = Instant::now();
-                let (status, body) = match http.get(&url).send().await {
+                let (status, degraded, body) = match http.get(&url).send().await {
                     Ok(res) => {
                         let status = res.status().as_u16();
-                        (Some(status), res.text().await.unwrap_or_default())
+                        let degraded = res
+                            .headers()
+                            .get("x-cache-degraded")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned);
+                        (Some(status), degraded, res.text().await.unwrap_or_default())
                     }
-                    Err(e) => (None, e.to_string()),
+                    Err(e) => (None, None, e.to_string()),
                 };
                 reads.push(Read {
                     sent,
@@ -300,6 +309,7 @@ impl ReadLoop {
                     took: sent.elapsed(),
                     status,
                     items: items(&body),
+                    degraded,
                     body,
                 });
             }
@@ -312,6 +322,29 @@ impl ReadLoop {
     pub async fn finish(self) -> Vec<Read> {
         self.stop.store(true, Ordering::Release);
         self.task.await.expect("read loop")
+    }
+}
+
+/// Checks that no read served a trade of one of `pairs` older than one an earlier read served
+/// (by exchange time).
+pub fn assert_never_older(reads: &[Read], pairs: &[&str]) {
+    for pair in pairs {
+        let mut newest: Option<Timestamp> = None;
+        for read in reads {
+            let Some(t) = read
+                .items
+                .iter()
+                .find(|i| i.pair == *pair)
+                .and_then(|i| i.exchange_time)
+            else {
+                continue;
+            };
+            assert!(
+                newest.is_none_or(|n| t >= n),
+                "{pair} went back from {newest:?} to {t}"
+            );
+            newest = Some(t);
+        }
     }
 }
 

@@ -28,7 +28,8 @@ async fn api_on(
     start_query_api(config).await
 }
 
-/// Publishes a BTC/USD price and waits until `api` serves it from Redis.
+/// Publishes a BTC/USD price and waits until `api` serves it with Redis answering (not
+/// degraded).
 async fn serves_from_redis(nats: &TestNats, prefix: &str, api: &RunningQueryApi) {
     let publisher = Publisher::new(nats.client().await, prefix);
     // An (empty) last-value stream lets the warm-up finish without an ingestor.
@@ -38,7 +39,10 @@ async fn serves_from_redis(nats: &TestNats, prefix: &str, api: &RunningQueryApi)
     eventually(WAIT, "the price served from Redis", || async {
         publisher.publish(&msg, Encoding::Json).await;
         let reply = api.get("/api/v1/ltp?pair=BTC/USD").await;
-        (reply.status == 200 && reply.body.contains(r#""price":"61234.5""#)).then_some(())
+        (reply.status == 200
+            && reply.degraded.is_none()
+            && reply.body.contains(r#""price":"61234.5""#))
+        .then_some(())
     })
     .await;
 }
@@ -56,16 +60,20 @@ async fn password() {
     // Stored under the key prefix, visible to an authenticated client.
     let client = redis::Client::open(format!("redis://:s3cret-redis-pass@{}", redis.addr))
         .expect("redis url");
-    let mut conn = client
+    let conn = client
         .get_multiplexed_async_connection()
         .await
         .expect("authenticated connection");
-    let stored: Option<String> = redis::cmd("GET")
-        .arg(format!("{prefix}:price:BTC/USD"))
-        .query_async(&mut conn)
-        .await
-        .expect("GET");
-    assert!(stored.is_some_and(|v| v.contains("61234.5")));
+    // Written by the replica's writer, which may follow the first read serving the price.
+    eventually(WAIT, "the price stored in Redis", || async {
+        let stored: Option<String> = redis::cmd("GET")
+            .arg(format!("{prefix}:price:BTC/USD"))
+            .query_async(&mut conn.clone())
+            .await
+            .expect("GET");
+        stored.filter(|v| v.contains("61234.5"))
+    })
+    .await;
 
     let wrong = api_on(&nats, &unique_id(), &redis.addr, |r| {
         r.password = Secret::new("not-the-password");

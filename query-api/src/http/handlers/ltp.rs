@@ -7,7 +7,7 @@ use salvo::oapi::endpoint;
 use salvo::{Request, Response};
 
 use super::query::price_query;
-use crate::cache::Miss;
+use crate::cache::{Lookup, Miss};
 use crate::http::bodies::{self, AuthErrorBody, ErrorBody, LtpResponse, RateLimitBody};
 use crate::http::state::AppState;
 use crate::http::status::{Answer, ApiError};
@@ -25,7 +25,8 @@ pub struct GetLtp(pub AppState);
 /// carries its time and age; a price older than the cache TTL, or than `max_age`, is never
 /// served but reported in `errors`. Every answer with prices carries a weak `ETag` (over
 /// everything but `age_ms`) and `Cache-Control: no-cache`; `If-None-Match` with the current
-/// tag answers 304 without a body.
+/// tag answers 304 without a body. While Redis cannot be asked, the replica answers from the
+/// prices it received itself (within the TTL) with `X-Cache-Degraded: redis-unavailable`.
 #[endpoint(
     tags("prices"),
     security((), ("api_key" = [])),
@@ -62,8 +63,9 @@ impl GetLtp {
         let now_ms = Timestamp::now().as_millisecond();
         let found = state
             .cache
-            .lookup_within(&query.pairs, now_ms, query.freshness)
+            .lookup_within(&query.pairs, now_ms, query.freshness, &state.board)
             .await;
+        let (found, degraded) = (found.lookups, found.degraded);
         let tag = etag::of(&found);
         let unchanged = ltp_body::answer(&found, &query.rejected)
             .status()
@@ -72,6 +74,7 @@ impl GetLtp {
         let headers = res.headers_mut();
         headers.insert(ETAG, tag);
         headers.insert(CACHE_CONTROL, etag::NO_CACHE);
+        bodies::mark_degraded(res, degraded);
         if unchanged {
             res.status_code(Answer::Unchanged.status());
             return;
@@ -93,7 +96,8 @@ pub struct GetCached(pub AppState);
 
 /// Every cached fresh price.
 ///
-/// Pairs without a fresh price are left out; query parameters are ignored.
+/// Pairs without a fresh price are left out; query parameters are ignored. While Redis cannot
+/// be asked, the replica's own prices, with `X-Cache-Degraded: redis-unavailable`.
 #[endpoint(
     tags("prices"),
     security((), ("api_key" = [])),
@@ -102,7 +106,7 @@ pub struct GetCached(pub AppState);
         (status_code = 200, description = "Fresh prices, sorted by pair (possibly none)", body = LtpResponse),
         (status_code = 401, description = "API key missing or invalid (when auth is enabled)", body = AuthErrorBody),
         (status_code = 429, description = "Rate limit exceeded", body = RateLimitBody),
-        (status_code = 503, description = "CACHE_ERROR: the cache is unreachable", body = ErrorBody),
+        (status_code = 503, description = "CACHE_ERROR: Redis is unreachable and this replica has no fresh price of its own", body = ErrorBody),
     )
 )]
 impl GetCached {
@@ -110,10 +114,16 @@ impl GetCached {
         let state = &self.0;
         let pairs = &state.served.sorted;
         let now_ms = Timestamp::now().as_millisecond();
-        let found = state.cache.lookup(pairs, now_ms, state.ttl_ms).await;
-        if found.iter().any(|f| matches!(f, Err(Miss::Unavailable))) {
+        let found = state
+            .cache
+            .lookup(pairs, now_ms, state.ttl_ms, &state.board)
+            .await;
+        let unavailable = |f: &Lookup| matches!(f, Err(Miss::Unavailable));
+        if found.lookups.iter().all(unavailable) {
             return ApiError::CacheUnavailable(None).write_to(res);
         }
-        bodies::write(res, Answer::Done.status(), ltp_body::cached(&found, now_ms));
+        let body = ltp_body::cached(&found.lookups, now_ms);
+        bodies::write(res, Answer::Done.status(), body);
+        bodies::mark_degraded(res, found.degraded);
     }
 }

@@ -38,33 +38,35 @@ pub struct Ready(pub AppState);
 
 /// Readiness: can this replica serve prices?
 ///
-/// 200 when NATS is connected, the cache answers and the warm-up (last values from JetStream or
-/// an ingestor snapshot) is done; otherwise 503 with the reason per dependency. Also 503 while
-/// shutting down, so load balancers stop sending requests before the listener closes.
+/// 200 when NATS is connected, the cache has answered and the warm-up (last values from
+/// JetStream or an ingestor snapshot) is done; otherwise 503 with the reason per dependency.
+/// Also 503 while shutting down, so load balancers stop sending requests before the listener
+/// closes. When Redis stops answering later, the replica still serves the prices it receives
+/// from NATS itself: 200 with `status` `degraded` and `services.cache` saying why.
 #[endpoint(
     tags("operations"),
     operation_id = "ready",
     responses(
-        (status_code = 200, description = "Ready", body = HealthBody),
+        (status_code = 200, description = "Ready (`status` `ready`, or `degraded` while Redis is unreachable)", body = HealthBody),
         (status_code = 503, description = "Not ready: `services` says why", body = HealthBody),
     )
 )]
 impl Ready {
     async fn handle(&self, res: &mut Response) {
         let state = &self.0;
-        let checks = state.readiness.checks(state.cache.is_available());
+        let checks = state.readiness.checks(state.cache.state());
         let ready = checks.iter().all(|c| c.problem.is_none());
         state.metrics.set_ready(ready);
+        let degraded = checks.iter().any(|c| c.degraded.is_some());
         let services = checks
-            .into_iter()
-            .map(|c| {
-                (
-                    c.name.to_owned(),
-                    c.problem.unwrap_or_else(|| "ready".to_owned()),
-                )
-            })
+            .iter()
+            .map(|c| (c.name.to_owned(), c.detail()))
             .collect();
-        let word = if ready { "ready" } else { "unhealthy" };
+        let word = match (ready, degraded) {
+            (false, _) => "unhealthy",
+            (true, true) => "degraded",
+            (true, false) => "ready",
+        };
         write_body(res, Answer::Ready(ready), word, services);
     }
 }

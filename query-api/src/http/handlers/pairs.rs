@@ -36,15 +36,19 @@ impl GetPairs {
         let state = &self.0;
         let now_ms = Timestamp::now().as_millisecond();
         let served = &state.served.sorted;
-        let found = state.cache.lookup(served, now_ms, state.ttl_ms).await;
+        let found = state
+            .cache
+            .lookup(served, now_ms, state.ttl_ms, &state.board)
+            .await;
         let pairs = Pair::all()
             .map(|pair| {
-                let lookup = served.binary_search(&pair).ok().map(|i| &found[i]);
+                let lookup = served.binary_search(&pair).ok().map(|i| &found.lookups[i]);
                 info(pair, lookup)
             })
             .collect();
         let body = bodies::to_json(&PairsResponse { pairs });
         bodies::write(res, Answer::Done.status(), body);
+        bodies::mark_degraded(res, found.degraded);
     }
 }
 

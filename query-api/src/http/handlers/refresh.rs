@@ -10,7 +10,7 @@ use salvo::oapi::endpoint;
 use salvo::{Request, Response};
 
 use super::query::requested_pairs;
-use crate::cache::Entry;
+use crate::cache::{Degraded, Entry};
 use crate::http::bodies::{
     self, AuthErrorBody, ErrorBody, LtpItem, PairError, RateLimitBody, RefreshResponse,
 };
@@ -25,7 +25,9 @@ pub struct PostRefresh(pub AppState);
 ///
 /// Asks an ingestor (over NATS) to fetch `pairs` from Kraken's REST API; the new prices are
 /// stored in the cache and returned. Any pair that could not be refreshed makes the answer a
-/// 502 with per-pair `errors`. The request body is ignored.
+/// 502 with per-pair `errors`. While Redis cannot be reached, the prices are kept by this
+/// replica only and the answer carries `X-Cache-Degraded: redis-unavailable`. The request body
+/// is ignored.
 #[endpoint(
     tags("prices"),
     security((), ("api_key" = [])),
@@ -40,7 +42,7 @@ pub struct PostRefresh(pub AppState);
         (status_code = 429, description = "Rate limit exceeded", body = RateLimitBody),
         (status_code = 500, description = "INTERNAL_ERROR: the request to the ingestor could not be encoded (a bug; never expected)", body = ErrorBody),
         (status_code = 502, description = "Kraken failed for some pairs (REFRESH_FAILED, per-pair errors), or the ingestor's reply was invalid", body = RefreshResponse),
-        (status_code = 503, description = "NO_INGESTOR (none running), NATS_UNAVAILABLE or CACHE_ERROR", body = ErrorBody),
+        (status_code = 503, description = "NO_INGESTOR (none running), NATS_UNAVAILABLE or CACHE_ERROR (Redis refused the write)", body = ErrorBody),
         (status_code = 504, description = "INGESTOR_TIMEOUT or TIMEOUT: no answer in time", body = ErrorBody),
     )
 )]
@@ -58,10 +60,15 @@ impl PostRefresh {
         for entry in &outcome.entries {
             state.board.offer(entry.clone());
         }
-        if let Err(err) = state.cache.store(outcome.entries.clone()).await {
-            state.metrics.refresh("cache_error");
-            return ApiError::CacheUnavailable(Some(err)).write_to(res);
-        }
+        // Redis unreachable: the board holds the new prices and they are served (degraded).
+        let degraded = match state.cache.store(outcome.entries.clone()).await {
+            Ok(()) => None,
+            Err(err) if err.is_outage() => Some(Degraded::RedisUnavailable),
+            Err(err) => {
+                state.metrics.refresh("cache_error");
+                return ApiError::CacheUnavailable(Some(err)).write_to(res);
+            }
+        };
         state.metrics.refresh(if outcome.failures.is_empty() {
             "success"
         } else {
@@ -70,6 +77,7 @@ impl PostRefresh {
         let failed = outcome.failures.len();
         let body = bodies::to_json(&outcome.into_response(&pairs));
         bodies::write(res, Answer::Refreshed { failed }.status(), body);
+        bodies::mark_degraded(res, degraded);
     }
 }
 

@@ -14,7 +14,7 @@ use crate::config::CorsConfig;
 /// Response headers a browser script may read.
 const EXPOSED: &str = "X-Request-ID, Retry-After, RateLimit-Limit, RateLimit-Remaining, \
                        RateLimit-Reset, RateLimit-Policy, X-RateLimit-Limit, \
-                       X-RateLimit-Remaining, X-RateLimit-Reset, ETag";
+                       X-RateLimit-Remaining, X-RateLimit-Reset, ETag, X-Cache-Degraded";
 
 /// The CORS headers, prepared once.
 #[derive(Debug, Clone)]

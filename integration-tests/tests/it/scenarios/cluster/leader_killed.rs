@@ -109,7 +109,11 @@ async fn after_the_stream_leader_dies_a_new_replica_is_warm_from_the_surviving_c
     let (status, body) = get(&http, &api.url("/api/v1/ltp"))
         .await
         .expect("an answer");
-    let reply = Reply { status, body };
+    let reply = Reply {
+        status,
+        body,
+        degraded: None,
+    };
     let ticks = watcher.prices().len();
     figure(
         "scenario 12 kill issued → a new stream leader answers (the kill call itself)",
