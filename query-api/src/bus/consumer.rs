@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_nats::{Client, Message, Subscriber};
 use common::Subjects;
-use common::message::decode;
+use common::message::{REPUBLISH_HEADER, decode};
 use futures::StreamExt;
 use futures::stream::select_all;
 use tokio_util::sync::CancellationToken;
@@ -55,9 +55,8 @@ fn handle(message: &Message, subjects: &Subjects, cache: &Cache, metrics: &Metri
         metrics.nats_message("invalid");
         return;
     };
-    let content_type = message
-        .headers
-        .as_ref()
+    let headers = message.headers.as_ref();
+    let content_type = headers
         .and_then(|h| h.get("Content-Type"))
         .map(|v| v.as_str());
     let msg = match decode(content_type, &message.payload) {
@@ -73,7 +72,11 @@ fn handle(message: &Message, subjects: &Subjects, cache: &Cache, metrics: &Metri
             return;
         }
     };
-    offer(cache, metrics, msg);
+    let published_at = msg.published_at;
+    let republish = headers.is_some_and(|h| h.get(REPUBLISH_HEADER).is_some());
+    if offer(cache, metrics, msg) == Offer::Accepted && !republish {
+        metrics.published_to_cache(published_at);
+    }
 }
 
 /// Offers a decoded price to the cache, with metrics.

@@ -40,6 +40,7 @@ impl Config {
         let (key_header, api_keys) = self.validate_auth()?;
         self.validate_limits()?;
         self.logging.validate()?;
+        self.telemetry.validate()?;
         self.business.validate()?;
         Ok(Derived {
             served: Served::new(self.business.pairs()?),

@@ -8,6 +8,8 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use common::Pair;
+use common::metrics::Registrar;
+use common::stage::{Stage, StageTimer};
 use prometheus::core::Collector;
 use prometheus::{
     Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
@@ -161,6 +163,8 @@ pub(super) struct Bus {
     pub messages: IntCounterVec,
     pub warmups: IntCounterVec,
     pub refreshes: IntCounterVec,
+    /// `published_at` of a new price → stored here.
+    pub publish_to_cache: StageTimer,
 }
 
 impl Bus {
@@ -190,6 +194,12 @@ impl Bus {
                  timeout, nats_error, bad_reply, encode_error, cache_error.",
                 &["result"],
             ),
+            publish_to_cache: {
+                let [timer] = Registrar(r)
+                    .stages([Stage::PublishToCache])
+                    .expect("unique metric");
+                timer
+            },
         }
     }
 }
@@ -231,6 +241,8 @@ pub(super) struct Process {
     pub started: Instant,
     pub uptime: Gauge,
     pub ready: IntGauge,
+    /// The configured `cache.ttl`, set once.
+    pub cache_ttl: Gauge,
 }
 
 impl Process {
@@ -257,6 +269,13 @@ impl Process {
                 Gauge::new("btc_ltp_uptime_seconds", "Seconds since start."),
             ),
             ready: gauge(r, "btc_ltp_ready", "1 while /ready answers 200, else 0."),
+            cache_ttl: register(
+                r,
+                Gauge::new(
+                    "ltp_cache_ttl_seconds",
+                    "The configured cache.ttl: a price older than this is not served.",
+                ),
+            ),
         }
     }
 }
