@@ -19,6 +19,16 @@ const WAIT: Duration = Duration::from_secs(30);
 const CLIENT_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CLIENT_SPAN: &str = "00f067aa0ba902b7";
 
+/// Stops the log writer when the test ends, passing or not: it holds stdout's lock for good,
+/// and the test harness prints its results there.
+struct StopLogWriter;
+
+impl Drop for StopLogWriter {
+    fn drop(&mut self) {
+        common::telemetry::flush();
+    }
+}
+
 /// The span of `trace` named `name` opened in a module under `module`.
 fn find<'a>(spans: &'a [ReceivedSpan], name: &str, module: &str) -> Option<&'a ReceivedSpan> {
     spans
@@ -37,6 +47,7 @@ async fn one_refresh_is_one_trace_across_query_api_and_ingestor() {
         otlp_endpoint: receiver.endpoint(),
     };
     common::telemetry::init_traced(&logging, &telemetry, "ltp-it");
+    let _stop = StopLogWriter;
     assert!(common::otel::enabled(), "the trace layer is installed");
 
     let nats = TestNats::start().await;
