@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Invalid, LoggingConfig, load, normalize_args};
+use crate::config::{Invalid, LoggingConfig, TelemetryConfig, load, normalize_args};
 
 /// Flags shared by both binaries.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -36,12 +36,14 @@ pub trait AppConfig: Serialize + DeserializeOwned + Default {
     fn validate(&self) -> Result<(), Invalid>;
     /// Level and format of the log lines, applied before the binary runs.
     fn logging(&self) -> &LoggingConfig;
+    /// Where traces go, applied with the logging.
+    fn telemetry(&self) -> &TelemetryConfig;
 }
 
 /// Loads and validates the configuration, handles `--check-config` / `--print-config`, and
-/// initialises logging. On an unusable configuration, prints one line to stderr and exits 1
-/// (no panic, no backtrace).
-pub fn load_or_exit<C: AppConfig>(args: &ConfigArgs) -> C {
+/// initialises logging and tracing (spans named as from `service`). On an unusable
+/// configuration, prints one line to stderr and exits 1 (no panic, no backtrace).
+pub fn load_or_exit<C: AppConfig>(args: &ConfigArgs, service: &str) -> C {
     let loaded = match load::<C>(args.config.as_deref()) {
         Ok(loaded) => loaded,
         Err(err) => fail(&err),
@@ -60,7 +62,7 @@ pub fn load_or_exit<C: AppConfig>(args: &ConfigArgs) -> C {
         println!("configuration ok");
         exit(0);
     }
-    crate::telemetry::init(loaded.config.logging());
+    crate::telemetry::init_traced(loaded.config.logging(), loaded.config.telemetry(), service);
     loaded.config
 }
 
@@ -94,7 +96,7 @@ where
             .long_about(long_about)
             .get_matches_from(normalize_args(std::env::args_os()));
         let args = ConfigArgs::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-        let config: C = load_or_exit(&args);
+        let config: C = load_or_exit(&args, &name);
         let code = match run(config, crate::shutdown::token()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {

@@ -8,10 +8,12 @@
 //! |---|---|
 //! | [`cli`] | a service binary's whole `main`: flags, configuration, logging, signals, exit status |
 //! | `test_support` (feature `test-support`) | price-message fixtures for other crates' tests |
-//! | [`nats`], [`telemetry`] | connecting to NATS; log lines (a writer thread, JSON or text) |
+//! | [`nats`], [`telemetry`] | connecting to NATS; log lines (a writer thread, JSON or text) and the trace layer |
+//! | [`otel`] | trace context through HTTP and NATS headers; the OTLP exporter |
 //! | [`config`] | layered configuration loading, sections, validation rules |
 //! | [`message`], [`subject`], [`control`] | the price message and its encodings; NATS subjects; refresh and status messages |
 //! | [`pair`], [`markets`] | the supported pairs and their four Kraken names |
+//! | [`stage`] | latency by stage of a price (histogram per stage, clock skew counted) |
 //! | [`metrics`], [`rfc3339`], [`secret`], [`shutdown`], [`tls`] | metric registration; fast RFC 3339 stamps; secrets; the shutdown token; the TLS provider |
 
 pub mod cli;
@@ -21,10 +23,12 @@ pub mod markets;
 pub mod message;
 pub mod metrics;
 pub mod nats;
+pub mod otel;
 pub mod pair;
 pub mod rfc3339;
 pub mod secret;
 pub mod shutdown;
+pub mod stage;
 pub mod subject;
 pub mod telemetry;
 #[cfg(any(test, feature = "test-support"))]

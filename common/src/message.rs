@@ -19,6 +19,10 @@ pub const SCHEMA_VERSION: u8 = 1;
 pub const CONTENT_TYPE_MSGPACK: &str = "application/msgpack";
 /// `Content-Type` of a JSON payload.
 pub const CONTENT_TYPE_JSON: &str = "application/json";
+/// Header (value `1`) on a re-publish: the same price again, whose `published_at` is the time
+/// it was last confirmed rather than the time it was sent, so receivers leave it out of the
+/// publish → cache latency.
+pub const REPUBLISH_HEADER: &str = "Ltp-Republish";
 
 /// A positive decimal price, kept as the exact text the exchange sent.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize)]

@@ -21,9 +21,12 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::config::{LogFormat, LoggingConfig};
+use crate::config::{LogFormat, LoggingConfig, TelemetryConfig};
 use crate::rfc3339::MicrosWriter;
 
 /// How long the writer lets lines gather after the first one arrives.
@@ -155,24 +158,49 @@ fn level_filter(level: &str) -> EnvFilter {
 
 /// Installs the global subscriber. Calling it again (tests) is harmless: the first one stays.
 pub fn init(logging: &LoggingConfig) {
+    install(logging, None);
+}
+
+/// [`init`], and spans exported over OTLP as `service` when `telemetry.otlp_endpoint` is set
+/// (crate::otel). An exporter that cannot be set up is reported on stderr; the service runs
+/// without traces.
+pub fn init_traced(logging: &LoggingConfig, telemetry: &TelemetryConfig, service: &str) {
+    install(logging, telemetry.traces_url().map(|url| (url, service)));
+}
+
+fn install(logging: &LoggingConfig, traces: Option<(String, &str)>) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| level_filter(&logging.level));
     let shared = Arc::new(Shared::default());
     let writer = Lines(shared.clone());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = tracing_subscriber::fmt::layer()
         .with_target(true)
         // Colour codes only for a terminal: in files and log collectors they are noise.
         .with_ansi(std::io::stdout().is_terminal())
         .with_writer(writer);
-    let installed = match logging.format {
-        LogFormat::Json => builder
+    // Each layer has its own filter: the log level never hides spans from the trace layer.
+    let lines = match logging.format {
+        LogFormat::Json => lines
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
-            .try_init(),
-        LogFormat::Text => builder.try_init(),
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Text => lines.with_filter(filter).boxed(),
     };
+    let spans = traces.and_then(|(url, service)| {
+        crate::otel::layer(&url, service)
+            .inspect_err(|err| eprintln!("warning: {err}; running without traces"))
+            .ok()
+    });
+    let traced = spans.is_some();
+    let installed = tracing_subscriber::registry()
+        .with(lines)
+        .with(spans)
+        .try_init();
+    if traced {
+        crate::otel::activate(installed.is_ok());
+    }
     // When a subscriber was already installed, this writer is unused: no thread for it.
     if installed.is_err() {
         return;
@@ -261,9 +289,10 @@ impl LineBuffer {
     }
 }
 
-/// Writes every pending line and stops the writer thread. Call once, at the end of `main`;
-/// anything logged afterwards is discarded.
+/// Exports the last spans (when tracing), writes every pending line and stops the writer
+/// thread. Call once, at the end of `main`; anything logged afterwards is discarded.
 pub fn flush() {
+    crate::otel::shutdown();
     let writer = WRITER.lock().ok().and_then(|mut slot| slot.take());
     if let Some((shared, handle)) = writer {
         shared.lock().closed = true;

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use common::config::{
-    BusinessConfig, Invalid, LoggingConfig, NatsConfig, ServerConfig, duration, format_duration,
-    validate_port, validate_ttl, validate_url,
+    BusinessConfig, Invalid, LoggingConfig, NatsConfig, ServerConfig, TelemetryConfig, duration,
+    format_duration, validate_port, validate_ttl, validate_url,
 };
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +24,8 @@ pub struct Config {
     pub nats: NatsConfig,
     /// `logging`: level and format of the log lines.
     pub logging: LoggingConfig,
+    /// `telemetry`: where traces go (nowhere by default).
+    pub telemetry: TelemetryConfig,
     /// `business`: the pairs to stream.
     pub business: BusinessConfig,
 }
@@ -298,6 +300,7 @@ impl Config {
         self.exchange.kraken.validate()?;
         self.nats.validate()?;
         self.logging.validate()?;
+        self.telemetry.validate()?;
         self.business.validate()
     }
 

@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use common::cli::AppConfig;
-use common::config::{Invalid, LoggingConfig};
+use common::config::{Invalid, LoggingConfig, TelemetryConfig};
 use common::{Pair, Subjects};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -62,6 +62,10 @@ impl AppConfig for Config {
 
     fn logging(&self) -> &LoggingConfig {
         &self.logging
+    }
+
+    fn telemetry(&self) -> &TelemetryConfig {
+        &self.telemetry
     }
 }
 
@@ -98,6 +102,7 @@ impl Ingestor {
             .with_context(|| format!("binding the admin listener on {addr}"))?;
         let admin_addr = listener.local_addr()?;
         let metrics = Metrics::new(&pairs).context("registering metrics")?;
+        metrics.cache_ttl.set(config.cache.ttl.as_secs_f64());
         let nats = common::nats::connect(&config.nats, &format!("ltp-ingestor {instance}"))
             .await
             .context("configuring the NATS connection")?;

@@ -3,6 +3,7 @@
 //! counting a price is one atomic add, not a label lookup.
 
 use common::metrics::Registrar;
+use common::stage::{Stage, StageTimer};
 use common::{Pair, Source};
 use prometheus::{Encoder, Histogram, IntCounter, IntCounterVec, IntGauge, Registry, TextEncoder};
 
@@ -55,6 +56,12 @@ pub struct Metrics {
     /// Refresh requests answered, by result.
     pub refresh_requests: IntCounterVec,
     pub status_events: IntCounterVec,
+    /// Kraken's time of a WebSocket update → its receipt.
+    pub exchange_to_receipt: StageTimer,
+    /// Receipt of a WebSocket update → NATS took the message.
+    pub receipt_to_publish: StageTimer,
+    /// The configured `cache.ttl`, set once.
+    pub cache_ttl: prometheus::Gauge,
 }
 
 impl PairMetrics {
@@ -116,10 +123,17 @@ impl PairMetrics {
 }
 
 impl Metrics {
-    /// Registers every metric, with per-pair series for `pairs`, in a new registry.
+    /// Registers every metric, with per-pair series for `pairs`, in a new registry, with the
+    /// process collector (CPU, memory, descriptors; Linux only).
     pub fn new(pairs: &[Pair]) -> prometheus::Result<Metrics> {
         let registry = Registry::new();
         let r = Registrar(&registry);
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+        let [exchange_to_receipt, receipt_to_publish] =
+            r.stages([Stage::ExchangeToReceipt, Stage::ReceiptToPublish])?;
         let ws_frames = r.counter_vec(
             "ingestor_ws_frames_total",
             "WebSocket frames received",
@@ -181,6 +195,12 @@ impl Metrics {
                 "Feed status events",
                 &["event"],
             )?,
+            exchange_to_receipt,
+            receipt_to_publish,
+            cache_ttl: r.float_gauge(
+                "ltp_cache_ttl_seconds",
+                "The configured cache.ttl: quiet prices are re-published well inside it",
+            )?,
             registry,
         })
     }
@@ -234,7 +254,13 @@ mod tests {
         for line in text.lines().filter(|l| l.starts_with("# TYPE")) {
             let mut parts = line.split_whitespace().skip(2);
             let (name, kind) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-            assert!(name.starts_with("ingestor_"), "{line}");
+            // ingestor_* kept, ltp_* new, process_* the collector's (docs/operations.md).
+            assert!(
+                ["ingestor_", "ltp_", "process_"]
+                    .iter()
+                    .any(|prefix| name.starts_with(prefix)),
+                "{line}"
+            );
             assert_eq!(name.ends_with("_total"), kind == "counter", "{line}");
         }
     }

@@ -1,6 +1,6 @@
 //! Fixtures for the end-to-end tests: NATS and Redis in throwaway containers (or the servers
 //! named by `TEST_NATS_URL` / `TEST_REDIS_URL`), a three-node NATS cluster, unique namespaces,
-//! and waiting by polling.
+//! an OTLP trace receiver, and waiting by polling.
 //!
 //! Containers are owned by the fixture value and removed when it is dropped; nothing is held
 //! in a `static`, so a crashed test leaks nothing beyond its own run.
@@ -13,6 +13,7 @@ mod wait;
 pub mod browser;
 pub mod cluster;
 pub mod ingestor;
+pub mod otlp;
 pub mod process;
 pub mod query_api;
 pub mod security;

@@ -75,7 +75,7 @@ mod route;
 mod service;
 
 use common::cli::AppConfig;
-use common::config::{Invalid, LoggingConfig};
+use common::config::{Invalid, LoggingConfig, TelemetryConfig};
 
 pub use bus::consumer::offer;
 pub use bus::{RefreshError, Refresher};
@@ -100,5 +100,9 @@ impl AppConfig for Config {
 
     fn logging(&self) -> &LoggingConfig {
         &self.logging
+    }
+
+    fn telemetry(&self) -> &TelemetryConfig {
+        &self.telemetry
     }
 }

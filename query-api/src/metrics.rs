@@ -225,6 +225,16 @@ impl Metrics {
             .inc();
     }
 
+    /// The configured TTL, exported once as `ltp_cache_ttl_seconds`.
+    pub fn set_cache_ttl(&self, ttl: std::time::Duration) {
+        self.0.process.cache_ttl.set(ttl.as_secs_f64());
+    }
+
+    /// A new price published at `published_at` was stored now.
+    pub fn published_to_cache(&self, published_at: jiff::Timestamp) {
+        self.0.bus.publish_to_cache.observe_until_now(published_at);
+    }
+
     /// Readiness as last computed.
     pub fn set_ready(&self, ready: bool) {
         self.0.process.ready.set(i64::from(ready));

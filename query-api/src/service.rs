@@ -58,6 +58,7 @@ impl QueryApi {
         let token = CancellationToken::new();
         let tasks = TaskTracker::new();
         let metrics = Metrics::new();
+        metrics.set_cache_ttl(config.cache.ttl);
         let cache = open_cache(config, &metrics, &token, &tasks)?;
         let connection = common::nats::connect(&config.nats, "query-api")
             .await

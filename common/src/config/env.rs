@@ -35,6 +35,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RATE_LIMIT_MAX_CLIENTS", "rate_limit.max_clients"),
     ("LOG_LEVEL", "logging.level"),
     ("LOG_FORMAT", "logging.format"),
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", "telemetry.otlp_endpoint"),
     ("ACCESS_LOG_LEVEL", "access_log.level"),
     ("KRAKEN_TIMEOUT", "exchange.kraken.timeout"),
     ("KRAKEN_REQUEST_TIMEOUT", "exchange.kraken.request_timeout"),

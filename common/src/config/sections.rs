@@ -189,6 +189,42 @@ impl Default for LoggingConfig {
     }
 }
 
+/// `telemetry`: where traces go.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TelemetryConfig {
+    /// Base URL of an OTLP/HTTP collector, e.g. `http://otel-collector:4318`; spans are sent to
+    /// its `/v1/traces` (`OTEL_EXPORTER_OTLP_ENDPOINT`). Empty: no tracing at all.
+    pub otlp_endpoint: String,
+}
+
+impl TelemetryConfig {
+    /// Empty, or an `http`/`https` URL with a host.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        if self.otlp_endpoint.trim().is_empty() {
+            return Ok(());
+        }
+        validate_url(
+            "telemetry.otlp_endpoint",
+            "OTLP endpoint",
+            self.otlp_endpoint.trim(),
+            &["http", "https"],
+        )
+    }
+
+    /// The collector's trace URL (`…/v1/traces`), or `None` when tracing is off.
+    pub fn traces_url(&self) -> Option<String> {
+        let base = self.otlp_endpoint.trim().trim_end_matches('/');
+        if base.is_empty() {
+            None
+        } else if base.ends_with("/v1/traces") {
+            Some(base.to_owned())
+        } else {
+            Some(format!("{base}/v1/traces"))
+        }
+    }
+}
+
 /// Accepted log levels.
 pub const LOG_LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error"];
 

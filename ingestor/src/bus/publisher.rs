@@ -51,6 +51,8 @@ pub struct Publisher {
     subjects: Arc<Subjects>,
     encoding: Encoding,
     headers: HeaderMap,
+    /// `headers` with [`common::message::REPUBLISH_HEADER`].
+    republish_headers: HeaderMap,
     gate: Arc<Gate>,
     metrics: Metrics,
 }
@@ -65,11 +67,14 @@ impl Publisher {
     ) -> Publisher {
         let mut headers = HeaderMap::new();
         headers.insert("Content-Type", encoding.content_type());
+        let mut republish_headers = headers.clone();
+        republish_headers.insert(common::message::REPUBLISH_HEADER, "1");
         Publisher {
             client,
             subjects,
             encoding,
             headers,
+            republish_headers,
             gate: Arc::default(),
             metrics,
         }
@@ -80,16 +85,26 @@ impl Publisher {
         &self.gate
     }
 
-    /// Publishes one message on its pair's subject.
+    /// Publishes one message with a new price on its pair's subject.
     pub async fn publish(&self, msg: &PriceMessage) -> Sent {
+        self.send(msg, &self.headers).await
+    }
+
+    /// Publishes a re-publish (the current price confirmed again), marked as such.
+    pub async fn republish(&self, msg: &PriceMessage) -> Sent {
+        self.send(msg, &self.republish_headers).await
+    }
+
+    async fn send(&self, msg: &PriceMessage, headers: &HeaderMap) -> Sent {
         if !self.gate.is_open() {
             return Sent::Held;
         }
         let payload = self.encoding.encode(msg);
         let subject = self.subjects.price(msg.pair).clone();
-        let send = self
-            .client
-            .publish_with_headers(subject, self.headers.clone(), payload);
+        let mut headers = headers.clone();
+        // The context of the ingest (or refresh) that produced the price, when traced.
+        common::otel::inject_nats(&tracing::Span::current(), &mut headers);
+        let send = self.client.publish_with_headers(subject, headers, payload);
         match tokio::time::timeout(PUBLISH_TIMEOUT, send).await {
             Ok(Ok(())) => Sent::Yes,
             Ok(Err(e)) => self.fail(&e),

@@ -138,6 +138,11 @@ impl Feed {
         };
         let m = self.metrics.pair(pair);
         m.received_ws.inc();
+        if let Some(exchange_time) = exchange_time {
+            self.metrics
+                .exchange_to_receipt
+                .observe(exchange_time, received_at);
+        }
         let mut st = slot.lock().await;
         if st.mode != Mode::Ws && self.socket.is_up() {
             if st.mode == Mode::Rest {
@@ -187,7 +192,7 @@ impl Feed {
         if decision == Decision::Confirm && confirm_now {
             let now = Instant::now();
             if let Some(msg) = st.republish(now, sent_at, Duration::ZERO) {
-                let sent = self.publisher.publish(&msg).await;
+                let sent = self.publisher.republish(&msg).await;
                 st.sent(now, sent == Sent::Yes);
                 if sent == Sent::Yes {
                     self.metrics.pair(pair).published_republish.inc();
@@ -207,6 +212,11 @@ impl Feed {
                 let m = self.metrics.pair(st.pair);
                 if sent == Sent::Yes {
                     m.published_update.inc();
+                    if msg.source == Source::Ws {
+                        self.metrics
+                            .receipt_to_publish
+                            .observe_until_now(msg.received_at);
+                    }
                 }
             }
             Decision::Confirm => {}
@@ -364,9 +374,10 @@ impl Feed {
             if fresh {
                 available += 1;
             }
+            // Set on every tick, not only on a change: a pair starts as available.
+            m.available.set(i64::from(fresh));
             if fresh != st.available {
                 st.available = fresh;
-                m.available.set(i64::from(fresh));
                 if fresh {
                     tracing::info!(%pair, "price confirmed again");
                 } else {
@@ -380,7 +391,7 @@ impl Feed {
             if gate_open
                 && let Some(msg) = st.republish(now, confirmed, self.timing.republish_every)
             {
-                let sent = self.publisher.publish(&msg).await;
+                let sent = self.publisher.republish(&msg).await;
                 st.sent(now, sent == Sent::Yes);
                 if sent == Sent::Yes {
                     m.published_republish.inc();

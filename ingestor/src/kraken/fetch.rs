@@ -11,6 +11,7 @@ use common::Pair;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use super::limiter::Limiter;
 use super::offset::OffsetEstimate;
@@ -119,7 +120,15 @@ impl Fetcher {
     fn start(&self, batch: Arc<Batch>) {
         let (rest, limiter, state) = (self.rest.clone(), self.limiter.clone(), self.state.clone());
         let (shutdown, offset) = (self.shutdown.clone(), self.offset.clone());
-        self.tracker.spawn(async move {
+        // A child of the caller that started the batch (a refresh's span, or none for a poll);
+        // callers that join it later wait in their own spans.
+        let span = tracing::info_span!(
+            "kraken.ticker",
+            otel.kind = "client",
+            trace_id = tracing::field::Empty
+        );
+        common::otel::tag(&span);
+        let call = async move {
             let run = async {
                 limiter.acquire().await;
                 // Without a recent stamp from the socket, the prices about to be fetched
@@ -150,7 +159,8 @@ impl Fetcher {
                 }
             }
             batch.done.send_replace(Some(Arc::new(outcome)));
-        });
+        };
+        self.tracker.spawn(call.instrument(span));
     }
 }
 

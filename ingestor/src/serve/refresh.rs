@@ -14,6 +14,7 @@ use futures::StreamExt;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::feed::Feed;
 use crate::kraken::fetch::Fetcher;
@@ -62,10 +63,20 @@ impl Responder {
                 break;
             };
             let this = self.clone();
-            tracker.spawn(async move {
-                this.handle(msg).await;
-                drop(permit);
-            });
+            // A child of the requester's span when its headers carry a `traceparent`.
+            let span = tracing::info_span!(
+                "refresh.handle",
+                otel.kind = "server",
+                trace_id = tracing::field::Empty
+            );
+            common::otel::adopt_nats(&span, msg.headers.as_ref());
+            tracker.spawn(
+                async move {
+                    this.handle(msg).await;
+                    drop(permit);
+                }
+                .instrument(span),
+            );
         }
         // Stop taking requests: the queue group hands new ones to the other ingestors.
         let _ = sub.unsubscribe().await;

@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::config::KrakenConfig;
 use crate::feed::Feed;
@@ -357,9 +358,23 @@ impl<'a> Session<'a> {
             }
             match (item.pair(), item.last_price()) {
                 (Ok(pair), Ok(price)) => {
-                    self.feed
-                        .on_ws_price(pair, price, exchange_time, received_at)
-                        .await;
+                    let ingest = self
+                        .feed
+                        .on_ws_price(pair, price, exchange_time, received_at);
+                    // Traced, each update is a span its price message names as its parent;
+                    // untraced, the hot path builds no span at all.
+                    if common::otel::enabled() {
+                        let span = tracing::info_span!(
+                            "ingest",
+                            otel.kind = "consumer",
+                            pair = %pair,
+                            trace_id = tracing::field::Empty
+                        );
+                        common::otel::tag(&span);
+                        ingest.instrument(span).await;
+                    } else {
+                        ingest.await;
+                    }
                 }
                 (pair, price) => tracing::debug!(
                     symbol = %item.symbol, pair = ?pair.err(), price = ?price.err(),

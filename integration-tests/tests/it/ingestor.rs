@@ -129,6 +129,25 @@ async fn streams_every_pair_with_exact_decimals(nats: TestNats) {
         "{metrics}"
     );
     assert!(metrics.contains("ingestor_ws_connected 1"), "{metrics}");
+    // Every streamed pair reads available (it read 0 until a pair was lost and came back).
+    let metrics = eventually(WAIT, "every pair available", || async {
+        let (_, metrics) = ingestor.admin(reqwest::Method::GET, "/metrics").await;
+        PAIRS
+            .iter()
+            .all(|p| metrics.contains(&format!("ingestor_pair_available{{pair=\"{p}\"}} 1")))
+            .then_some(metrics)
+    })
+    .await;
+    assert!(metrics.contains("ltp_cache_ttl_seconds 3\n"), "{metrics}");
+    assert!(metrics.contains("process_open_fds "), "{metrics}");
+    for stage in ["exchange_to_receipt", "receipt_to_publish"] {
+        let count = format!("ltp_stage_latency_seconds_count{{stage=\"{stage}\"}} ");
+        let observed = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&count))
+            .and_then(|v| v.parse::<u64>().ok());
+        assert!(observed.is_some_and(|n| n > 0), "{stage}: {metrics}");
+    }
 
     if nats.jetstream {
         // The last-value stream holds exactly the latest message of each pair.

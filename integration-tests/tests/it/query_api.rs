@@ -147,6 +147,61 @@ async fn prices_flow_from_nats_with_exact_decimals_in_both_encodings() {
     api.stop().await.expect("clean stop");
 }
 
+/// The value of the first `/metrics` line starting with `prefix`.
+async fn metric(api: &RunningQueryApi, prefix: &str) -> Option<f64> {
+    let body = api.get("/metrics").await.body;
+    body.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn new_prices_time_the_publish_to_cache_stage_republishes_not() {
+    let nats = TestNats::start().await;
+    let prefix = unique_id();
+    let api = start_query_api(test_config(&nats.url, &prefix, PAIRS)).await;
+    let client = nats.client().await;
+    let publisher = Publisher::new(client.clone(), &prefix);
+    until_metric(&api, "ltp_cache_ttl_seconds 30\n").await;
+    eventually(WAIT, "BTC/USD served", || async {
+        let msg = price_message("BTC/USD", "1.5", Duration::from_millis(10));
+        publisher.publish(&msg, Encoding::Json).await;
+        (api.get("/api/v1/ltp?pair=BTC/USD").await.status == 200).then_some(())
+    })
+    .await;
+    let count = r#"ltp_stage_latency_seconds_count{stage="publish_to_cache"} "#;
+    let skew = r#"ltp_stage_clock_skew_total{stage="publish_to_cache"} "#;
+    let counted = metric(&api, count).await.expect("stage count");
+    assert!(counted >= 1.0);
+    assert_eq!(metric(&api, skew).await, Some(0.0));
+    // A re-publish carries its confirmation time: stored, but not timed.
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Content-Type", Encoding::Json.content_type());
+    headers.insert(common::message::REPUBLISH_HEADER, "1");
+    let again = price_message("BTC/USD", "2.5", Duration::ZERO);
+    let subject = Subjects::new(&prefix)
+        .expect("prefix")
+        .price(again.pair)
+        .clone();
+    client
+        .publish_with_headers(subject, headers, Encoding::Json.encode(&again))
+        .await
+        .expect("publish");
+    until_price(&api, "BTC/USD", "2.5").await;
+    assert_eq!(metric(&api, count).await, Some(counted));
+    // Published by a clock a minute ahead of this one: recorded as 0 and counted as skew.
+    let ahead = common::test_support::price_message_at(
+        "BTC/USD",
+        "3.5",
+        jiff::Timestamp::now() + Duration::from_secs(60),
+    );
+    publisher.publish(&ahead, Encoding::Json).await;
+    until_price(&api, "BTC/USD", "3.5").await;
+    assert_eq!(metric(&api, count).await, Some(counted + 1.0));
+    assert_eq!(metric(&api, skew).await, Some(1.0));
+    api.stop().await.expect("clean stop");
+}
+
 #[tokio::test]
 async fn a_late_replica_is_ready_with_every_pair_from_jetstream() {
     let nats = TestNats::start().await;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_nats::{Client, Message, Subscriber};
 use common::Subjects;
-use common::message::decode;
+use common::message::{REPUBLISH_HEADER, decode};
 use futures::StreamExt;
 use futures::stream::select_all;
 use tokio_util::sync::CancellationToken;
@@ -66,9 +66,8 @@ fn handle(
         metrics.nats_message("invalid");
         return;
     };
-    let content_type = message
-        .headers
-        .as_ref()
+    let headers = message.headers.as_ref();
+    let content_type = headers
         .and_then(|h| h.get("Content-Type"))
         .map(|v| v.as_str());
     let msg = match decode(content_type, &message.payload) {
@@ -85,7 +84,11 @@ fn handle(
         }
     };
     feed.price(&msg);
-    offer(cache, board, metrics, msg);
+    let published_at = msg.published_at;
+    let republish = headers.is_some_and(|h| h.get(REPUBLISH_HEADER).is_some());
+    if offer(cache, board, metrics, msg) == Offer::Accepted && !republish {
+        metrics.published_to_cache(published_at);
+    }
 }
 
 /// Offers a decoded price to the board (streams) and the cache, with metrics.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_nats::connection::State;
 use async_nats::{Client, RequestErrorKind};
 use common::control::{RefreshReply, RefreshRequest};
+use tracing::Instrument;
 
 /// Why no reply came back.
 #[derive(Debug, thiserror::Error)]
@@ -91,11 +92,23 @@ impl Refresher {
                     return Err(RefreshError::Nats(None));
                 }
                 let payload = serde_json::to_vec(request).map_err(RefreshError::Encode)?;
+                // The ingestor's handling becomes a child of this span (`traceparent` header).
+                let span = tracing::info_span!(
+                    "nats.request",
+                    otel.kind = "client",
+                    subject = %subject,
+                    trace_id = tracing::field::Empty
+                );
+                common::otel::tag(&span);
+                let mut headers = async_nats::HeaderMap::new();
+                common::otel::inject_nats(&span, &mut headers);
                 let sent = async_nats::Request::new()
                     .payload(payload.into())
+                    .headers(headers)
                     .timeout(Some(*timeout));
                 let reply = client
                     .send_request(subject.clone(), sent)
+                    .instrument(span)
                     .await
                     .map_err(|err| match err.kind() {
                         RequestErrorKind::NoResponders => RefreshError::NoResponders,

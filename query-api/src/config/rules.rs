@@ -41,6 +41,7 @@ impl Config {
         self.validate_limits()?;
         self.streams.validate()?;
         self.logging.validate()?;
+        self.telemetry.validate()?;
         self.business.validate()?;
         Ok(Derived {
             served: Served::new(self.business.pairs()?),

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::config::{
-    BusinessConfig, Invalid, LoggingConfig, NatsConfig, ServerConfig, duration, string_list,
+    BusinessConfig, Invalid, LoggingConfig, NatsConfig, ServerConfig, TelemetryConfig, duration,
+    string_list,
 };
 use common::secret::Secret;
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,8 @@ pub struct Config {
     pub streams: super::streams::StreamsConfig,
     /// `logging`.
     pub logging: LoggingConfig,
+    /// `telemetry`: where traces go (nowhere by default).
+    pub telemetry: TelemetryConfig,
     /// `access_log`: the one line logged per request.
     pub access_log: AccessLogConfig,
     /// `business`: the pairs served and the cache key prefix.

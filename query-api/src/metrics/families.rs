@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use common::Pair;
 use common::metrics::Registrar;
+use common::stage::{Stage, StageTimer};
 use prometheus::{
     Gauge, GaugeVec, Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
 };
@@ -135,6 +136,8 @@ pub(super) struct Bus {
     pub messages: IntCounterVec,
     pub warmups: IntCounterVec,
     pub refreshes: IntCounterVec,
+    /// `published_at` of a new price → stored here.
+    pub publish_to_cache: StageTimer,
 }
 
 impl Bus {
@@ -160,6 +163,10 @@ impl Bus {
                  timeout, nats_error, bad_reply, encode_error, cache_error.",
                 &["result"],
             )?,
+            publish_to_cache: {
+                let [timer] = r.stages([Stage::PublishToCache])?;
+                timer
+            },
         })
     }
 }
@@ -198,6 +205,8 @@ pub(super) struct Process {
     pub started: Instant,
     pub uptime: Gauge,
     pub ready: IntGauge,
+    /// The configured `cache.ttl`, set once.
+    pub cache_ttl: Gauge,
 }
 
 impl Process {
@@ -217,6 +226,10 @@ impl Process {
             started: Instant::now(),
             uptime: r.float_gauge("btc_ltp_uptime_seconds", "Seconds since start.")?,
             ready: r.gauge("btc_ltp_ready", "1 while /ready answers 200, else 0.")?,
+            cache_ttl: r.float_gauge(
+                "ltp_cache_ttl_seconds",
+                "The configured cache.ttl: a price older than this is not served.",
+            )?,
         })
     }
 }

@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use common::Pair;
 use common::control::{FailureCode, RefreshReply, RefreshRequest};
+use common::otel::{TRACEPARENT, TRACESTATE};
 use jiff::Timestamp;
 use salvo::oapi::endpoint;
 use salvo::{Request, Response};
+use tracing::Instrument;
 
 use super::query::requested_pairs;
 use crate::cache::{Degraded, Entry};
@@ -48,37 +50,49 @@ pub struct PostRefresh(pub AppState);
 )]
 impl PostRefresh {
     async fn handle(&self, req: &mut Request, res: &mut Response) {
-        let state = &self.0;
-        let pairs = match requested_pairs(state, req, "pairs") {
-            Ok(pairs) => pairs,
-            Err(err) => return err.write_to(res),
-        };
-        let outcome = match ask(state, &pairs).await {
-            Ok(reply) => Outcome::of(&pairs, reply),
-            Err(err) => return err.write_to(res),
-        };
-        for entry in &outcome.entries {
-            state.board.offer(entry.clone());
-        }
-        // Redis unreachable: the board holds the new prices and they are served (degraded).
-        let degraded = match state.cache.store(outcome.entries.clone()).await {
-            Ok(()) => None,
-            Err(err) if err.is_outage() => Some(Degraded::RedisUnavailable),
-            Err(err) => {
-                state.metrics.refresh("cache_error");
-                return ApiError::CacheUnavailable(Some(err)).write_to(res);
-            }
-        };
-        state.metrics.refresh(if outcome.failures.is_empty() {
-            "success"
-        } else {
-            "kraken_error"
-        });
-        let failed = outcome.failures.len();
-        let body = bodies::to_json(&outcome.into_response(&pairs));
-        bodies::write(res, Answer::Refreshed { failed }.status(), body);
-        bodies::mark_degraded(res, degraded);
+        // The refresh is traced: a child of the client's `traceparent` when it sent one.
+        let span = tracing::info_span!(
+            "refresh",
+            otel.kind = "server",
+            trace_id = tracing::field::Empty
+        );
+        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+        common::otel::adopt(&span, header(TRACEPARENT), header(TRACESTATE));
+        refresh(&self.0, req, res).instrument(span).await;
     }
+}
+
+/// Answers one refresh request.
+async fn refresh(state: &AppState, req: &mut Request, res: &mut Response) {
+    let pairs = match requested_pairs(state, req, "pairs") {
+        Ok(pairs) => pairs,
+        Err(err) => return err.write_to(res),
+    };
+    let outcome = match ask(state, &pairs).await {
+        Ok(reply) => Outcome::of(&pairs, reply),
+        Err(err) => return err.write_to(res),
+    };
+    for entry in &outcome.entries {
+        state.board.offer(entry.clone());
+    }
+    // Redis unreachable: the board holds the new prices and they are served (degraded).
+    let degraded = match state.cache.store(outcome.entries.clone()).await {
+        Ok(()) => None,
+        Err(err) if err.is_outage() => Some(Degraded::RedisUnavailable),
+        Err(err) => {
+            state.metrics.refresh("cache_error");
+            return ApiError::CacheUnavailable(Some(err)).write_to(res);
+        }
+    };
+    state.metrics.refresh(if outcome.failures.is_empty() {
+        "success"
+    } else {
+        "kraken_error"
+    });
+    let failed = outcome.failures.len();
+    let body = bodies::to_json(&outcome.into_response(&pairs));
+    bodies::write(res, Answer::Refreshed { failed }.status(), body);
+    bodies::mark_degraded(res, degraded);
 }
 
 /// Sends the refresh request, bounded by `limits.request_timeout`; failures are counted.
