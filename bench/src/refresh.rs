@@ -98,36 +98,15 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
     let (load, probe) = (load?, probe?);
     let (calls, _) = fetch_calls(&args.proxy).await?;
 
-    let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
-    let (mut round_trip, mut after, mut wait) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut shared_in_flight, mut answered_in_window) = (0u64, 0u64);
-    let mut used: Vec<Call> = Vec::new();
-    for s in &load.samples {
-        let key = s.status.map_or("error".to_owned(), |c| c.to_string());
-        *statuses.entry(key).or_default() += 1;
-        if s.status.is_none() {
-            continue;
-        }
-        round_trip.push((s.done - s.due).as_micros() as u64);
-        if s.status != Some(200) {
-            // A 502 or 504 carries no call's answer.
-            continue;
-        }
-        if (load.measure_from_wall_us..load.end_wall_us).contains(&s.done_wall_us) {
-            answered_in_window += 1;
-        }
-        let Some(call) = answered_by(&calls, s.done_wall_us) else {
-            continue;
-        };
-        after.push(s.done_wall_us - call.end_us);
-        match call.begin_us.checked_sub(s.due_wall_us) {
-            Some(w) => wait.push(w),
-            None => shared_in_flight += 1,
-        }
-        if !used.contains(&call) {
-            used.push(call);
-        }
-    }
+    let Tally {
+        statuses,
+        mut round_trip,
+        mut after,
+        mut wait,
+        shared_in_flight,
+        answered_in_window,
+        used,
+    } = tally(&load, &calls);
     let mut spans: Vec<u64> = used.iter().map(|c| c.end_us - c.begin_us).collect();
     let mut direct: Vec<u64> = probe
         .samples
@@ -162,6 +141,55 @@ pub async fn run(args: Args) -> anyhow::Result<Value> {
         "solo": solo.summarise(&calls),
         "window_wall_us": [load.measure_from_wall_us, load.end_wall_us],
     }))
+}
+
+/// What the refreshes of the load phase measured, each attributed to the Kraken call whose
+/// answer it carried.
+#[derive(Default)]
+struct Tally {
+    /// Refreshes by HTTP status (`error` for no answer).
+    statuses: BTreeMap<String, u64>,
+    /// Due time to answer, µs, every answered refresh.
+    round_trip: Vec<u64>,
+    /// The call's end to the refresh's answer, µs: our part after Kraken answered.
+    after: Vec<u64>,
+    /// Due time to the call's start, µs: the REST budget's wait.
+    wait: Vec<u64>,
+    /// Refreshes that joined a call already in flight.
+    shared_in_flight: u64,
+    answered_in_window: u64,
+    used: Vec<Call>,
+}
+
+fn tally(load: &pace::Run, calls: &[Call]) -> Tally {
+    let mut t = Tally::default();
+    for s in &load.samples {
+        let key = s.status.map_or("error".to_owned(), |c| c.to_string());
+        *t.statuses.entry(key).or_default() += 1;
+        if s.status.is_none() {
+            continue;
+        }
+        t.round_trip.push((s.done - s.due).as_micros() as u64);
+        if s.status != Some(200) {
+            // A 502 or 504 carries no call's answer.
+            continue;
+        }
+        if (load.measure_from_wall_us..load.end_wall_us).contains(&s.done_wall_us) {
+            t.answered_in_window += 1;
+        }
+        let Some(call) = answered_by(calls, s.done_wall_us) else {
+            continue;
+        };
+        t.after.push(s.done_wall_us - call.end_us);
+        match call.begin_us.checked_sub(s.due_wall_us) {
+            Some(w) => t.wait.push(w),
+            None => t.shared_in_flight += 1,
+        }
+        if !t.used.contains(&call) {
+            t.used.push(call);
+        }
+    }
+    t
 }
 
 /// The call whose answer a refresh answered at `done_us` carried: the last one to end before

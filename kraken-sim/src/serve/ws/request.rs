@@ -104,16 +104,14 @@ pub fn handle(
     time_in: Stamp,
 ) -> Vec<Frame> {
     let time_in = time_in.micros();
+    // An error reply to this request: Kraken's shape, stamped on the simulator's clock.
+    let fail = |method: Option<&str>, req_id: Option<&Number>, text: &str| {
+        error(&shared.clock, &time_in, method, req_id, text)
+    };
     let request = match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => map,
         _ => {
-            return vec![error(
-                &shared.clock,
-                &time_in,
-                None,
-                None,
-                INVALID_ARGUMENTS,
-            )];
+            return vec![fail(None, None, INVALID_ARGUMENTS)];
         }
     };
     let req_id = match request.get("req_id") {
@@ -121,13 +119,7 @@ pub fn handle(
         Some(Value::Number(n)) if n.is_u64() || n.is_i64() => Some(n),
         Some(_) => {
             let method = request.get("method").and_then(Value::as_str);
-            return vec![error(
-                &shared.clock,
-                &time_in,
-                method,
-                None,
-                INVALID_ARGUMENTS,
-            )];
+            return vec![fail(method, None, INVALID_ARGUMENTS)];
         }
     };
     match request.get("method").and_then(Value::as_str) {
@@ -166,45 +158,15 @@ pub fn handle(
                             text: Utf8Bytes::from(status),
                             ticker: None,
                         },
-                        error(
-                            &shared.clock,
-                            &time_in,
-                            Some(method),
-                            req_id,
-                            "Symbol(s) not found",
-                        ),
+                        fail(Some(method), req_id, "Symbol(s) not found"),
                     ]
                 }
-                Some(_) => vec![error(
-                    &shared.clock,
-                    &time_in,
-                    Some(method),
-                    req_id,
-                    "Subscription name invalid",
-                )],
-                None => vec![error(
-                    &shared.clock,
-                    &time_in,
-                    Some(method),
-                    req_id,
-                    INVALID_ARGUMENTS,
-                )],
+                Some(_) => vec![fail(Some(method), req_id, "Subscription name invalid")],
+                None => vec![fail(Some(method), req_id, INVALID_ARGUMENTS)],
             }
         }
-        Some(other) => vec![error(
-            &shared.clock,
-            &time_in,
-            Some(other),
-            req_id,
-            METHOD_NOT_FOUND,
-        )],
-        None => vec![error(
-            &shared.clock,
-            &time_in,
-            None,
-            req_id,
-            INVALID_ARGUMENTS,
-        )],
+        Some(other) => vec![fail(Some(other), req_id, METHOD_NOT_FOUND)],
+        None => vec![fail(None, req_id, INVALID_ARGUMENTS)],
     }
 }
 
