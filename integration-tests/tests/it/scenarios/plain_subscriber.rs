@@ -33,7 +33,8 @@ struct Price {
 }
 
 /// The documented field names.
-const FIELDS: [&str; 9] = [
+const FIELDS: [&str; 10] = [
+    "as_of",
     "exchange_time",
     "ingestor",
     "pair",
