@@ -1,6 +1,6 @@
 //! The built-in table of supported pairs and their names on Kraken.
 //!
-//! Kraken names one market four ways (see `docs/kraken-protocol.md` §4): the WS v2 symbol
+//! Kraken names one market four ways (see `docs/kraken-wire.md` §4): the WS v2 symbol
 //! (ISO codes, equal to our canonical pair), the REST `altname` we send, the REST result key
 //! (the AssetPairs key, which is what comes back and often differs from what was sent), and the
 //! WS v1 `wsname` (legacy `XBT`/`XDG` codes). Keeping all four in one static table means a pair
@@ -189,7 +189,7 @@ mod tests {
         }
     }
 
-    /// The rows of `docs/kraken-protocol.md` §4, taken from live captures.
+    /// The rows of `docs/kraken-wire.md` §4, taken from live captures.
     #[test]
     fn captured_names_match() {
         let rows = [

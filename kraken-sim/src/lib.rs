@@ -1,6 +1,6 @@
 //! A local Kraken for tests, benchmarks and offline demos: public WebSocket v2 (`ticker`,
 //! `status`, `heartbeat`, `ping`) and public REST (`Ticker`, `AssetPairs`, `SystemStatus`,
-//! `Time`) with the exact wire shapes of `docs/kraken-protocol.md`, deterministic seeded
+//! `Time`) with the exact wire shapes of `docs/kraken-wire.md`, deterministic seeded
 //! prices, and fault injection through [`Control`] or HTTP under `/control/`.
 //!
 //! ```no_run

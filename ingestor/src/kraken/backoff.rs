@@ -1,4 +1,4 @@
-//! When to reconnect (docs/kraken-protocol.md §1.10 and §6): a few immediate retries after a random
+//! When to reconnect (docs/kraken-wire.md §1.10 and §6): a few immediate retries after a random
 //! drop, then exponential backoff with full jitter up to a cap; at least 5 s apart after Kraken
 //! reported maintenance or refused the upgrade (429/503); and a connection budget well under
 //! Cloudflare's ~150 attempts per rolling 10 minutes, whatever else happens.

@@ -1,4 +1,4 @@
-//! Kraken WebSocket v2 frames: classification (docs/kraken-protocol.md §1.11), the fields we use.
+//! Kraken WebSocket v2 frames: classification (docs/kraken-wire.md §1.11), the fields we use.
 //!
 //! Parsing borrows from the frame text and never goes through `f64`: the ticker's `last` is
 //! taken as the exact JSON token (`58033`, `0.00044780`), or the content of a decimal string,
@@ -362,7 +362,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Items<'a> {
     }
 }
 
-/// The one subscribe request we send: every pair, one frame (docs/kraken-protocol.md §1.9).
+/// The one subscribe request we send: every pair, one frame (docs/kraken-wire.md §1.9).
 #[derive(Serialize)]
 pub struct Subscribe<'a> {
     method: &'static str,

@@ -1,11 +1,11 @@
-//! Frame parser tests: the real captured frames of docs/kraken-protocol.md, and properties on
+//! Frame parser tests: the real captured frames of docs/kraken-wire.md, and properties on
 //! arbitrary input (never panic, never lose a digit).
 
 use proptest::prelude::*;
 
 use super::*;
 
-/// Live BTC/USD tickers captured from Kraken (docs/kraken-protocol.md §1.4).
+/// Live BTC/USD tickers captured from Kraken (docs/kraken-wire.md §1.4).
 const LIVE_TICKERS: [(&str, &str, &str); 3] = [
     (
         r#"{"channel":"ticker","type":"snapshot","data":[{"symbol":"BTC/USD","bid":62703.4,"bid_qty":0.0318498,"ask":62710.3,"ask_qty":0.00191335,"last":62702.9,"volume":1947.83637005,"vwap":63392.2,"low":62476.1,"high":64196.6,"change":-239.4,"change_pct":-0.38,"timestamp":"2026-07-08T05:24:41.204829Z"}]}"#,

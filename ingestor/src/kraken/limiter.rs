@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// Kraken budgets public calls at about one per second (docs/kraken-protocol.md §3.5).
+/// Kraken budgets public calls at about one per second (docs/kraken-wire.md §3.5).
 pub const MIN_SPACING: Duration = Duration::from_secs(1);
 /// First penalty after a throttling answer; doubled per consecutive one.
 const PENALTY_BASE: Duration = Duration::from_secs(2);

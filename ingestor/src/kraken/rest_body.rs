@@ -121,7 +121,7 @@ struct Entry<'a> {
 ///
 /// Each result key is resolved through the name table (AssetPairs key or altname), never by
 /// the string sent; when exactly one pair was requested the sole entry is taken whatever its
-/// key (docs/kraken-protocol.md §3.2: newer API versions echo other forms). Entries for pairs that
+/// key (docs/kraken-wire.md §3.2: newer API versions echo other forms). Entries for pairs that
 /// were not requested are ignored; a bad entry only fails its own pair.
 pub fn parse_ticker(body: &[u8], requested: &[Pair]) -> Result<TickerBody, BodyError> {
     // A derived struct also accepts a JSON array positionally: only an object is a body.

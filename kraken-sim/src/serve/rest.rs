@@ -1,5 +1,5 @@
 //! Kraken's public REST endpoints (`/0/public/Ticker`, `AssetPairs`, `SystemStatus`, `Time`)
-//! with the shapes of `docs/kraken-protocol.md` §3, and the REST faults.
+//! with the shapes of `docs/kraken-wire.md` §3, and the REST faults.
 //!
 //! Application errors come back as HTTP 200 with an `error` array and no `result`, as Kraken
 //! does; only "edge" faults use other HTTP statuses.

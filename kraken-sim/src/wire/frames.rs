@@ -1,5 +1,5 @@
 //! The exact WS v2 frames the simulator sends, shaped like the captures in
-//! `docs/kraken-protocol.md` §1.
+//! `docs/kraken-wire.md` §1.
 //!
 //! Ticker messages are written by hand: their numbers must be raw decimal text (trailing zeros,
 //! integer literals) and they are the hot path. Acks and pongs go through serde; their keys are
