@@ -18,7 +18,7 @@
 //!
 //! | layer | modules | what |
 //! |---|---|---|
-//! | 4 | `service.rs` | [`QueryApi`]: wires the layers below, runs and drains |
+//! | 4 | `service.rs`, `descriptors` | [`QueryApi`]: wires the layers below, runs and drains; the open-file limit it raises at start |
 //! | 3 | `http/` | the REST API: router, handlers, middleware, statuses, bodies, OpenAPI |
 //! | 2 | `bus/` | NATS: prices in, warm-up, refresh and snapshot requests out |
 //! | 1 | `cache/` | the price store, memory or Redis |
@@ -27,6 +27,7 @@
 //! # Module map
 //!
 //! * `config` — the configuration sections, validated once into `Validated`.
+//! * `descriptors` — raises the open-file limit to what `streams.max_streams` needs.
 //! * `params` — the `pair`/`pairs` parameter: query decoding, the seed's parsing rules, Kraken's
 //!   names as aliases, lenient parsing (`skip_invalid`), boolean flags.
 //! * `freshness` — **how old a served price may be**: the TTL and a client's `max_age`.
@@ -62,6 +63,7 @@
 mod bus;
 pub mod cache;
 mod config;
+mod descriptors;
 mod feed;
 mod freshness;
 mod http;

@@ -20,6 +20,7 @@ use crate::bus::warmup::Warmup;
 use crate::bus::{consumer, status};
 use crate::cache::{Cache, MemoryCache, RedisCache};
 use crate::config::{CacheBackend, Config};
+use crate::descriptors;
 use crate::http::{AppState, read_buffer, router};
 use crate::metrics::Metrics;
 
@@ -53,6 +54,7 @@ impl QueryApi {
     pub async fn build(config: Config) -> anyhow::Result<QueryApi> {
         let settings = config.validated()?;
         let config = settings.config();
+        descriptors::raise_for(config.streams.max_streams);
         let subjects = Subjects::new(&config.nats.subject_prefix)?;
         let (listener, addr) = bind(&config.server).await?;
         let token = CancellationToken::new();

@@ -5,7 +5,8 @@
 //! - No consumer sees a price go back in time: a subscriber applying the documented ordering
 //!   rule (`(as_of or exchange_time or received_at, received_at)`, keep the larger) never goes back to
 //!   an older trade although it receives every trade twice, re-publishes from both ingestors
-//!   and REST refreshes in between; and the API, read steadily, never does either.
+//!   and REST refreshes in between; and the API, read steadily, never does either, nor does
+//!   an SSE stream opened before the first trade (every price event it carries, in order).
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use common::PriceMessage;
 use futures::StreamExt;
 use integration_tests::ingestor::{Watcher, start_ingestor};
 use integration_tests::query_api::start_query_api;
+use integration_tests::sse::SseStream;
 use integration_tests::{TestNats, eventually, unique_id};
 use jiff::Timestamp;
 use kraken_sim::Endpoint;
@@ -101,6 +103,9 @@ async fn two_ingestors_answer_refresh_once_and_prices_never_go_back() {
     let api = start_query_api(api_config(&nats, &prefix, PAIRS, ttl)).await;
     api.wait_ready(WAIT).await;
     let reads = ReadLoop::start(api.url("/api/v1/ltp"), Duration::from_millis(50));
+    // Read only after the rounds: what the socket buffered meanwhile, in the order sent.
+    let mut stream = SseStream::open(&api.url("/api/v1/ltp/stream"), None).await;
+    assert_eq!(stream.status, 200);
 
     let mut tickers_before = 0;
     let mut refreshes = 0;
@@ -242,4 +247,34 @@ async fn two_ingestors_answer_refresh_once_and_prices_never_go_back() {
         }
     }
     figure("scenario 9 API reads checked", reads.len());
+
+    // The stream's view: every price event in order until each pair's last trade, never an
+    // older trade after a newer one.
+    let mut seen = vec![-1_i64; PAIRS.len()];
+    let mut events = 0;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while seen.iter().any(|r| *r < last as i64) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stream did not reach the last trades: {seen:?}"
+        );
+        let event = stream.event(WAIT).await;
+        if event.event != "price" {
+            continue;
+        }
+        events += 1;
+        let (pair, price) = event.price();
+        let i = PAIRS
+            .iter()
+            .position(|p| *p == pair)
+            .expect("a requested pair");
+        let round = round_of(&pair, &price);
+        assert!(
+            round >= seen[i],
+            "the stream sent {pair} round {round} after round {}",
+            seen[i]
+        );
+        seen[i] = round;
+    }
+    figure("scenario 9 stream price events checked", events);
 }
