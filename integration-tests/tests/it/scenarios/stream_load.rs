@@ -117,9 +117,26 @@ async fn ten_thousand_abandoned_connections_leave_no_descriptor_behind() {
         "streams: descriptors before / with 10,000 connections / after",
         format!("{before} / {peak} / {}", fds(api.pid())),
     );
+    // Memory goes back too: jemalloc's background thread returns the freed pages after its
+    // decay time (10 s). A quarter of what the streams took is the allowance for what the
+    // allocator keeps cached.
+    let allowance = rss_peak.saturating_sub(rss_before) / 4;
+    let since = tokio::time::Instant::now();
+    let rss_after = eventually(
+        Duration::from_secs(60),
+        "memory back to its level",
+        || async {
+            let now = rss_kib(api.pid());
+            (now <= rss_before + allowance).then_some(now)
+        },
+    )
+    .await;
     figure(
-        "streams: RSS before / with 7,500 streams / after (KiB)",
-        format!("{rss_before} / {rss_peak} / {}", rss_kib(api.pid())),
+        "streams: RSS before / with 7,500 streams / after (KiB), back within",
+        format!(
+            "{rss_before} / {rss_peak} / {rss_after}, {:.1} s",
+            since.elapsed().as_secs_f64()
+        ),
     );
     assert_eq!(
         reqwest::get(api.url("/health"))
