@@ -11,7 +11,6 @@
 //! event without decoding the chunk framing.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::time::Duration;
 
 use anyhow::Context;
 use memchr::memmem;
@@ -35,7 +34,7 @@ pub async fn open(addr: &str, path: &str) -> anyhow::Result<Stream> {
         .await
         .with_context(|| format!("connect {addr}"))?;
     socket.set_nodelay(true)?;
-    socket.set_linger(Some(Duration::ZERO))?;
+    socket.set_zero_linger()?;
     let request =
         format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
     socket.write_all(request.as_bytes()).await?;
