@@ -62,8 +62,12 @@ pub async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
     let timeout = Duration::from_secs_f64(args.snapshot_timeout);
     let results: Vec<anyhow::Result<()>> = futures::stream::iter(0..args.streams)
         .map(|_| {
-            let (addr, path, tally, stop) =
-                (args.addr.clone(), args.path.clone(), tally.clone(), stop.clone());
+            let (addr, path, tally, stop) = (
+                args.addr.clone(),
+                args.path.clone(),
+                tally.clone(),
+                stop.clone(),
+            );
             async move { open_and_hold(&addr, &path, timeout, tally, stop).await }
         })
         .buffer_unordered(args.concurrency.max(1))

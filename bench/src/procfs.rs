@@ -46,7 +46,11 @@ pub fn histogram(text: &str, name: &str, label: &str) -> Buckets {
         if !labels.contains(label) {
             continue;
         }
-        let Some(le) = labels.split("le=\"").nth(1).and_then(|s| s.split('"').next()) else {
+        let Some(le) = labels
+            .split("le=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+        else {
             continue;
         };
         let bound = if le == "+Inf" {
@@ -80,10 +84,13 @@ pub fn window(before: &Buckets, after: &Buckets) -> serde_json::Value {
     let total = delta.last().map_or(0, |(_, c)| *c);
     let bound_of = |q: f64| -> Option<String> {
         let rank = (q * total as f64).ceil() as u64;
-        delta
-            .iter()
-            .find(|(_, c)| *c >= rank.max(1))
-            .map(|(b, _)| if b.is_finite() { format!("{b}") } else { "+Inf".into() })
+        delta.iter().find(|(_, c)| *c >= rank.max(1)).map(|(b, _)| {
+            if b.is_finite() {
+                format!("{b}")
+            } else {
+                "+Inf".into()
+            }
+        })
     };
     serde_json::json!({
         "observations": total,

@@ -144,9 +144,19 @@ async fn phase(args: &Args, kind: Kind, feed: Feed) -> anyhow::Result<serde_json
             cpu_ticks(me)?,
         ])
     };
-    let (c0, p0, r0, t0) = (cpu()?, publisher.count(), receivers.counts(), Instant::now());
+    let (c0, p0, r0, t0) = (
+        cpu()?,
+        publisher.count(),
+        receivers.counts(),
+        Instant::now(),
+    );
     tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
-    let (c1, p1, r1, t1) = (cpu()?, publisher.count(), receivers.counts(), Instant::now());
+    let (c1, p1, r1, t1) = (
+        cpu()?,
+        publisher.count(),
+        receivers.counts(),
+        Instant::now(),
+    );
     publisher.stop().await?;
     let open = receivers.tasks.len();
     let failed = receivers.failed;
