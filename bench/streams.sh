@@ -42,6 +42,8 @@ SAT_CLIENTS=${SAT_CLIENTS:-1000}
 SAT_RATES=${SAT_RATES:-"200,1000,5000"}
 SAT_DURATION=${SAT_DURATION:-10}
 SAT_ROUNDS=${SAT_ROUNDS:-2}
+PROFILE=${PROFILE:-0}               # 1: perf profile of query-api (self time per symbol) in
+                                   # the idle stage's REST run with streams and in fan-out
 PIN=${PIN:-1}
 case $PIN in 0 | 1) ;; *) echo "PIN must be 1 or 0" >&2; exit 2 ;; esac
 OUT=${OUT:-$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
@@ -86,6 +88,20 @@ stack_down() {
   QA_PID='' ING_PID='' SIM_PID='' NATS_PID=''
 }
 
+# perf, sampling query-api (self time per symbol, no call graph) for $2 seconds, when PROFILE=1.
+profile_start() { # name seconds
+  [ "$PROFILE" = 1 ] || return 0
+  perf record -F 499 -o "$WORK/perf-$1.data" -p "$QA_PID" -- sleep "$2" > /dev/null 2>&1 &
+  PERF_PID=$!
+}
+profile_end() { # name
+  [ "$PROFILE" = 1 ] || return 0
+  wait "$PERF_PID" || true
+  perf report -i "$WORK/perf-$1.data" --no-children --sort dso,symbol --percent-limit 0.5 \
+    --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | cut -c1-160 > "$OUT/raw/perf-self-$1.txt"
+  log "profile $1: $OUT/raw/perf-self-$1.txt"
+}
+
 # One fixed-rate single-pair REST run beside (or without) the held streams.
 idle_load() { # case round
   local raw=$OUT/raw/idle-load-$1-$2.json
@@ -97,7 +113,7 @@ idle_load() { # case round
 
 # Opens $IDLE_STREAMS streams with `ltp-bench hold`, measures, runs the REST load, closes them.
 idle_with() { # round
-  local round=$1 ready=$WORK/hold-ready-$1 raw=$OUT/raw/hold-$1.json hold rss0 rss1 rss2 fds
+  local round=$1 ready=$WORK/hold-ready-$1 raw=$OUT/raw/hold-$1.json hold rss0 rss1 rss2 fds c0 c1 cpu
   rss0=$(rss_kb "$QA_PID")
   rm -f "$ready"
   "${ON_CLIENT[@]}" "$BIN/ltp-bench" hold --addr 127.0.0.1:$QA_MEM --path "$IDLE_PATH" \
@@ -109,11 +125,15 @@ idle_with() { # round
   sleep 3   # let the snapshots' buffers settle
   rss1=$(rss_kb "$QA_PID")
   fds=$(ls "/proc/$QA_PID/fd" | wc -l)
-  log "held: $(cat "$ready" | tr -d '\n'); query-api RSS $rss0 -> $rss1 kB, $fds descriptors"
+  c0=$(cpu_ticks "$QA_PID"); sleep 5; c1=$(cpu_ticks "$QA_PID")
+  cpu=$(( 100 * (c1 - c0) / $(getconf CLK_TCK) / 5 ))
+  log "held: $(cat "$ready" | tr -d '\n'); query-api RSS $rss0 -> $rss1 kB, $fds descriptors, CPU $cpu % with no REST load"
+  [ "$round" = 1 ] && profile_start idle-with $((IDLE_DURATION + 3))
   idle_load with "$round"
+  [ "$round" = 1 ] && profile_end idle-with
   rss2=$(rss_kb "$QA_PID")
   kill -TERM "$hold"; wait "$hold" || true
-  record_json "$raw" "{\"kind\":\"idle-rss\",\"round\":$round,\"rss_before_kb\":$rss0,\"rss_held_kb\":$rss1,\"rss_after_load_kb\":$rss2,\"qa_fds_held\":$fds,\"ready\":$(cat "$ready")}"
+  record_json "$raw" "{\"kind\":\"idle-rss\",\"round\":$round,\"rss_before_kb\":$rss0,\"rss_held_kb\":$rss1,\"rss_after_load_kb\":$rss2,\"qa_fds_held\":$fds,\"qa_cpu_percent_held_idle\":$cpu,\"ready\":$(cat "$ready")}"
   log "idle round $round: added RSS $(( (rss1 - rss0) / 1024 )) MB, $(( (rss1 - rss0) * 1024 / IDLE_STREAMS )) bytes per stream"
   sleep 3   # query-api notices the resets and drops the streams
 }
@@ -148,10 +168,12 @@ stage_fanout() {
   for round in $(seq "$FANOUT_ROUNDS"); do
     raw=$OUT/raw/fanout-$round.json
     c0=$(cpu_ticks "$QA_PID")
+    [ "$round" = 1 ] && profile_start fanout $((FANOUT_DURATION + 5))
     "${ON_CLIENT[@]}" "$BIN/ltp-bench" fanout --addr 127.0.0.1:$QA_MEM \
       --nats "nats://127.0.0.1:$NATS_PORT" --clients "$FANOUT_CLIENTS" \
       --duration "$FANOUT_DURATION" > "$raw"
     c1=$(cpu_ticks "$QA_PID")
+    [ "$round" = 1 ] && profile_end fanout
     record_json "$raw" "{\"kind\":\"fanout\",\"round\":$round,\"ticks_per_s\":$FANOUT_TICKS,\"qa_cpu_s\":$(( (c1 - c0) / $(getconf CLK_TCK) )),\"qa_rss_kb\":$(rss_kb "$QA_PID")}"
     log "fanout round $round: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); l=d["latency"]; s=d["server_delivery_seconds"]
 print(d["published"], "published;", d["clients_with_every_update"], "of", d["clients_open"], "clients got all; per client", d["per_client_received"], "; latency p50", l["p50_us"], "us p99", l["p99_us"], "us max", l["max_us"], "us; server p99 <=", s["p99_le_s"], "s")' "$raw")"

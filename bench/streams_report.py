@@ -56,6 +56,7 @@ if idle:
         f"{med([r['rss_held_kb'] / 1024 for r in idle], '{:.1f}')} MB | |",
         f"| added RSS (round 1: {added[0]:.1f} MB) | {med(added, '{:.1f}')} MB | ≤ 150 MB: {verdict(max(added) <= 150)} |",
         f"| added RSS per stream | {med(per, '{:,.0f}')} bytes | |",
+        f"| query-api CPU with the streams held, no REST | {med([r.get('qa_cpu_percent_held_idle') for r in idle])} % of a core | |",
         f"| REST p50 without / with streams | {med([r['latency']['p50_us'] for r in of('idle-load', 'without')])} / "
         f"{med([r['latency']['p50_us'] for r in of('idle-load', 'with')])} µs | |",
         f"| REST p99 without / with streams | {med(without)} / {med(with_)} µs | |",
