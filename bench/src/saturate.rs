@@ -15,7 +15,7 @@
 //! `Content-Type` header, on `<prefix>.prices.kraken.<PAIR>`, pairs round-robin.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -99,7 +99,6 @@ pub async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
         .map(|r| r.trim().parse::<f64>().context("rate"))
         .collect::<anyhow::Result<Vec<f64>>>()?;
     let subjects = Subjects::new("ltp")?;
-    let publisher = async_nats::connect(&args.nats).await?;
     let mut rows = Vec::new();
     for round in 1..=args.rounds {
         for &rate in &rates {
@@ -110,7 +109,7 @@ pub async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
             };
             for kind in order {
                 let feed = Feed {
-                    client: publisher.clone(),
+                    nats: args.nats.clone(),
                     subjects: subjects.clone(),
                     pairs: pairs.clone(),
                     rate,
@@ -295,7 +294,7 @@ async fn nats_receivers(url: &str, subjects: &Subjects, n: usize) -> Receivers {
 
 /// What the publisher sends, and how fast.
 struct Feed {
-    client: async_nats::Client,
+    nats: String,
     subjects: Subjects,
     pairs: Vec<Pair>,
     rate: f64,
@@ -304,46 +303,54 @@ struct Feed {
 /// A running publisher.
 struct Publisher {
     published: Arc<AtomicU64>,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<anyhow::Result<()>>,
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<anyhow::Result<()>>,
 }
 
 impl Feed {
     /// Publishes at `rate` (checked every millisecond, catching up in a burst when late) until
-    /// stopped.
+    /// stopped, on its own OS thread, runtime and NATS connection: on the receivers' runtime,
+    /// among a thousand busy client tasks, it was polled too rarely to keep any rate.
     fn start(self) -> Publisher {
         let published = Arc::new(AtomicU64::new(0));
-        let (stop, stopped) = watch::channel(false);
-        let count = published.clone();
-        let task = tokio::spawn(async move {
-            let mut headers = HeaderMap::new();
-            headers.insert("Content-Type", Encoding::Msgpack.content_type());
-            let ingestor: Arc<str> = Arc::from("ltp-bench");
-            let began = Instant::now();
-            let mut n = 0u64;
-            while !*stopped.borrow() {
-                let due = (began.elapsed().as_secs_f64() * self.rate) as u64;
-                while n < due {
-                    let pair = self.pairs[(n % self.pairs.len() as u64) as usize];
-                    let msg = message(pair, n, &ingestor)?;
-                    let payload = Encoding::Msgpack.encode(&msg);
-                    let subject = self.subjects.price(pair).clone();
-                    self.client
-                        .publish_with_headers(subject, headers.clone(), payload)
-                        .await?;
-                    n += 1;
-                    count.store(n, Relaxed);
-                }
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            self.client.flush().await?;
-            Ok(())
+        let stop = Arc::new(AtomicBool::new(false));
+        let (count, stopped) = (published.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(self.publish(&count, &stopped))
         });
         Publisher {
             published,
             stop,
-            task,
+            thread,
         }
+    }
+
+    async fn publish(self, count: &AtomicU64, stopped: &AtomicBool) -> anyhow::Result<()> {
+        let client = async_nats::connect(&self.nats).await?;
+        let mut headers = HeaderMap::new();
+        headers.insert("Content-Type", Encoding::Msgpack.content_type());
+        let ingestor: Arc<str> = Arc::from("ltp-bench");
+        let began = Instant::now();
+        let mut n = 0u64;
+        while !stopped.load(Relaxed) {
+            let due = (began.elapsed().as_secs_f64() * self.rate) as u64;
+            while n < due {
+                let pair = self.pairs[(n % self.pairs.len() as u64) as usize];
+                let payload = Encoding::Msgpack.encode(&message(pair, n, &ingestor)?);
+                let subject = self.subjects.price(pair).clone();
+                client
+                    .publish_with_headers(subject, headers.clone(), payload)
+                    .await?;
+                n += 1;
+                count.store(n, Relaxed);
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        client.flush().await?;
+        Ok(())
     }
 }
 
@@ -353,8 +360,11 @@ impl Publisher {
     }
 
     async fn stop(self) -> anyhow::Result<()> {
-        let _ = self.stop.send(true);
-        self.task.await?
+        self.stop.store(true, Relaxed);
+        let thread = self.thread;
+        tokio::task::spawn_blocking(move || thread.join())
+            .await?
+            .map_err(|_| anyhow::anyhow!("publisher thread panicked"))?
     }
 }
 
