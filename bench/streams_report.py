@@ -98,10 +98,10 @@ if sat:
     out += [
         f"**3. Saturation** ({sat[0]['clients_open']:,} clients per kind, {sat[0]['seconds']:.0f} s windows)",
         "",
-        "| published msg/s | delivered/s: SSE via query-api | delivered/s: nats-server | SSE ÷ NATS | "
+        "| target msg/s | published/s: SSE / NATS phase | delivered/s: SSE via query-api | delivered/s: nats-server | SSE ÷ NATS | "
         "SSE share of published×clients | server CPU µs per delivered event: SSE (query-api + nats) / NATS | "
         "CPU % query-api / nats-server / bench (SSE phase) | CPU % nats-server / bench (NATS phase) |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for rate in sorted({r["target_rate"] for r in sat}):
         s = [r for r in sat if r["target_rate"] == rate and r["case"] == "sse"]
@@ -109,7 +109,7 @@ if sat:
         ds, dn = [r["delivered_per_s"] for r in s], [r["delivered_per_s"] for r in n]
         ratio = statistics.median(ds) / statistics.median(dn) if ds and dn and statistics.median(dn) else 0
         out.append(
-            f"| {med([r['published_per_s'] for r in s + n])} | {med(ds)} | {med(dn)} | {100 * ratio:.0f} % "
+            f"| {rate:,.0f} | {med([r['published_per_s'] for r in s])} / {med([r['published_per_s'] for r in n])} | {med(ds)} | {med(dn)} | {100 * ratio:.0f} % "
             f"| {med([100 * r['delivered_share'] for r in s], '{:.0f}')} % "
             f"| {med([r['server_cpu_us_per_delivered'] for r in s], '{:.2f}')} / "
             f"{med([r['server_cpu_us_per_delivered'] for r in n], '{:.2f}')} "
