@@ -13,16 +13,26 @@
 //!   each began and ended.
 //! * `refresh` — refresh round trips at a fixed rate and one at a time, split by the proxy's
 //!   records into Kraken's time and ours.
+//! * `hold` — opens many SSE streams and holds them until SIGTERM (idle streams, issue 12).
+//! * `fanout` — SSE streams on every pair: updates delivered per client and the delay from a
+//!   price's arrival on NATS to each client (issue 12).
+//! * `saturate` — the same messages delivered to N SSE clients through query-api and to N
+//!   plain NATS subscribers, events per second and CPU per event (issue 12).
 //!
 //! Every tool prints one JSON object on stdout, for the script to tabulate.
 
 mod client;
 mod coldstart;
+mod fanout;
+mod idle;
 mod load;
 mod pace;
+mod procfs;
 mod proxy;
 mod refresh;
+mod saturate;
 mod serve;
+mod sse;
 mod stats;
 mod tick;
 
@@ -50,6 +60,12 @@ enum Command {
     Proxy(proxy::Args),
     /// Refresh round trip through NATS, Kraken's time and ours apart.
     Refresh(refresh::Args),
+    /// Open many SSE streams and hold them until SIGTERM.
+    Hold(idle::Args),
+    /// SSE fan-out: updates delivered per client, arrival-to-client latency.
+    Fanout(fanout::Args),
+    /// Delivered events per second and CPU per event: query-api's SSE against nats-server.
+    Saturate(saturate::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -67,6 +83,9 @@ fn main() -> anyhow::Result<()> {
             Command::Coldstart(args) => coldstart::run(args).await,
             Command::Proxy(args) => proxy::run(args).await.map(|()| serde_json::Value::Null),
             Command::Refresh(args) => refresh::run(args).await,
+            Command::Hold(args) => idle::run(args).await,
+            Command::Fanout(args) => fanout::run(args).await,
+            Command::Saturate(args) => saturate::run(args).await,
         }
     })?;
     if !result.is_null() {

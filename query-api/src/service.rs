@@ -11,7 +11,7 @@ use common::config::ServerConfig;
 use salvo::conn::tcp::TcpAcceptor;
 use salvo::fuse::FuseConfig;
 use salvo::{Server, Service};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 
@@ -187,14 +187,42 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     QueryApi::build(config).await?.run(shutdown).await
 }
 
-/// Binds the REST listener; port 0 picks a free one.
+/// Binds the REST listener; port 0 picks a free one. Like `TcpListener::bind` (every resolved
+/// address in turn, `SO_REUSEADDR`, backlog 1024), plus `TCP_NODELAY`, which accepted
+/// connections inherit: a stream's events are small writes, and with Nagle's algorithm one
+/// written while the last is unacknowledged waits for the client's delayed ACK (up to 40 ms).
 async fn bind(server: &ServerConfig) -> anyhow::Result<(TcpListener, SocketAddr)> {
     let port = u16::try_from(server.port).context("server.port")?;
-    let listener = TcpListener::bind((server.host.as_str(), port))
+    let cannot = || format!("cannot listen on {}:{}", server.host, server.port);
+    let mut last = None;
+    for target in tokio::net::lookup_host((server.host.as_str(), port))
         .await
-        .with_context(|| format!("cannot listen on {}:{}", server.host, server.port))?;
-    let addr = listener.local_addr()?;
-    Ok((listener, addr))
+        .with_context(cannot)?
+    {
+        let listen = || -> std::io::Result<TcpListener> {
+            let socket = if target.is_ipv4() {
+                TcpSocket::new_v4()?
+            } else {
+                TcpSocket::new_v6()?
+            };
+            socket.set_reuseaddr(true)?;
+            socket.set_nodelay(true)?;
+            socket.bind(target)?;
+            socket.listen(1024)
+        };
+        match listen() {
+            Ok(listener) => {
+                let addr = listener.local_addr()?;
+                return Ok((listener, addr));
+            }
+            Err(err) => last = Some(err),
+        }
+    }
+    Err(last.map_or_else(
+        || anyhow::anyhow!("{} resolves to no address", server.host),
+        anyhow::Error::from,
+    ))
+    .with_context(cannot)
 }
 
 /// The configured cache; Redis's writer and probe run in `tasks` until `token` is cancelled.
