@@ -244,3 +244,24 @@ fn open_cache(
         )?),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_connections_have_nodelay() {
+        let server = ServerConfig {
+            port: 0,
+            host: "127.0.0.1".into(),
+            ..ServerConfig::default()
+        };
+        let (listener, addr) = bind(&server).await.expect("binds");
+        assert_ne!(addr.port(), 0);
+        let _client = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connects");
+        let (accepted, _) = listener.accept().await.expect("accepts");
+        assert!(accepted.nodelay().expect("readable"));
+    }
+}
