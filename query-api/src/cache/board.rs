@@ -9,7 +9,10 @@
 //! The feed's cost is constant whatever the number of readers: an offer swaps one slot, bumps
 //! one counter and wakes one task, the fan-out ([`Board::fan_out`]), which wakes the readers
 //! ([`Board::watch`]). A reader woken once for several changes sees all of them through the
-//! versions (conflation happens in the reader, never in the feed).
+//! versions (conflation happens in the reader, never in the feed). A reader of one pair waits
+//! on that pair's own channel, so other pairs' prices never wake it: with 10,000 single-pair
+//! streams and 50 pairs trading, one shared channel cost 500,000 wake-ups a second for the
+//! 10,000 events sent (docs/benchmarks.md, "Streaming").
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,15 +36,27 @@ struct Inner {
     slots: Box<[Slot]>,
     /// Woken by every accepted offer; waited on by the fan-out only.
     changed: Notify,
-    /// Bumped by the fan-out; readers wait on it.
+    /// Bumped by the fan-out after any change; readers of several pairs wait on it.
     readers: watch::Sender<()>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Slot {
     entry: ArcSwapOption<Entry>,
     /// Number of times the entry was replaced; 0 while empty.
     version: AtomicU64,
+    /// Bumped by the fan-out after this pair changed; readers of this pair alone wait on it.
+    readers: watch::Sender<()>,
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            entry: ArcSwapOption::empty(),
+            version: AtomicU64::new(0),
+            readers: watch::Sender::new(()),
+        }
+    }
 }
 
 impl Default for Board {
@@ -99,18 +114,44 @@ impl Board {
         self.inner.readers.subscribe()
     }
 
-    /// Number of live [`Board::watch`] receivers (open streams).
+    /// Like [`Board::watch`], woken only by changes of `pairs` when that is one pair (its own
+    /// channel); a reader of several pairs gets the shared one and checks its versions.
+    pub fn watch_pairs(&self, pairs: &[Pair]) -> watch::Receiver<()> {
+        match pairs {
+            [pair] => self.inner.slots[pair.index()].readers.subscribe(),
+            _ => self.watch(),
+        }
+    }
+
+    /// Number of live [`Board::watch`] and [`Board::watch_pairs`] receivers (open streams).
     pub fn watchers(&self) -> usize {
-        self.inner.readers.receiver_count()
+        let single: usize = self
+            .inner
+            .slots
+            .iter()
+            .map(|s| s.readers.receiver_count())
+            .sum();
+        self.inner.readers.receiver_count() + single
     }
 
     /// Wakes the readers after every change until `token` is cancelled: the one place where
-    /// work grows with the number of readers, off the feed's path.
+    /// work grows with the number of readers, off the feed's path. Each pair whose version
+    /// moved since the last round wakes its own readers, then the shared channel wakes the
+    /// rest. An offer after the versions were read leaves a `Notify` permit: the next round
+    /// sees it.
     pub async fn fan_out(self, token: CancellationToken) {
+        let mut seen: Vec<u64> = vec![0; self.inner.slots.len()];
         loop {
             tokio::select! {
                 () = token.cancelled() => return,
                 () = self.inner.changed.notified() => {
+                    for (slot, seen) in self.inner.slots.iter().zip(seen.iter_mut()) {
+                        let version = slot.version.load(Ordering::Acquire);
+                        if version != *seen {
+                            *seen = version;
+                            slot.readers.send_replace(());
+                        }
+                    }
                     self.inner.readers.send_replace(());
                 }
             }
@@ -214,6 +255,32 @@ mod tests {
             2,
             "both changes visible after one wake"
         );
+        token.cancel();
+        fan_out.await.expect("fan-out stops on the token");
+    }
+
+    #[tokio::test]
+    async fn a_single_pair_reader_is_woken_by_its_pair_only() {
+        let board = Board::new();
+        let token = CancellationToken::new();
+        let fan_out = tokio::spawn(board.clone().fan_out(token.clone()));
+        let mut btc = board.watch_pairs(&[pair("BTC/USD")]);
+        let mut both = board.watch_pairs(&[pair("BTC/USD"), pair("ETH/USD")]);
+        assert_eq!(board.watchers(), 2);
+        board.offer(entry("ETH/USD", "1", "2026-01-01T00:00:01Z"));
+        tokio::time::timeout(Duration::from_secs(5), both.changed())
+            .await
+            .expect("the multi-pair reader is woken")
+            .expect("sender alive");
+        assert!(
+            !btc.has_changed().expect("sender alive"),
+            "an ETH/USD price does not wake a BTC/USD reader"
+        );
+        board.offer(entry("BTC/USD", "2", "2026-01-01T00:00:02Z"));
+        tokio::time::timeout(Duration::from_secs(5), btc.changed())
+            .await
+            .expect("woken by its own pair")
+            .expect("sender alive");
         token.cancel();
         fan_out.await.expect("fan-out stops on the token");
     }

@@ -66,7 +66,6 @@ impl Cursor {
     }
 
     /// The pairs followed, in order.
-    #[cfg(test)]
     pub fn pairs(&self) -> impl Iterator<Item = Pair> + '_ {
         self.pairs.iter().map(|c| c.pair)
     }

@@ -31,6 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use common::Pair;
 use futures::Stream;
 use jiff::Timestamp;
 use tokio::sync::watch;
@@ -70,8 +71,9 @@ struct Running {
 impl SseClient {
     /// The response body: snapshot first, then changes, heartbeats and a final event.
     pub fn into_body(self) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
+        let pairs: Vec<Pair> = self.cursor.pairs().collect();
         let running = Running {
-            watch: self.board.watch(),
+            watch: self.board.watch_pairs(&pairs),
             next_heartbeat: Instant::now() + self.heartbeat,
             client: self,
             started: false,
