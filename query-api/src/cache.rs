@@ -16,6 +16,7 @@ mod board;
 mod entry;
 mod memory;
 mod outcome;
+mod readers;
 mod redis;
 
 use std::sync::Arc;

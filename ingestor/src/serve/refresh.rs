@@ -21,8 +21,12 @@ use crate::kraken::fetch::Fetcher;
 use crate::kraken::rest::FetchError;
 use crate::metrics::Metrics;
 
-/// Requests handled at once; more wait in the subscription's buffer.
-const CONCURRENCY: usize = 64;
+/// Requests handled at once; more wait in the subscription's buffer. A handler keeps its
+/// place while it waits for the coalesced Kraken call (up to a second, the REST budget), so
+/// this bounds the refreshes one call can answer: at 64, one ingestor answered about 60 a
+/// second and queued the rest (docs/benchmarks.md, "The refresh stage"). A waiting handler is
+/// a small future; 1,024 covers ten seconds at 100 refreshes a second.
+const CONCURRENCY: usize = 1024;
 
 /// What a request handler needs.
 pub struct Responder {

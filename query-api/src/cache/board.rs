@@ -23,6 +23,7 @@ use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::entry::Entry;
+use super::readers::Readers;
 
 /// The newest price per pair; clones share the same board.
 #[derive(Debug, Clone)]
@@ -36,8 +37,8 @@ struct Inner {
     slots: Box<[Slot]>,
     /// Woken by every accepted offer; waited on by the fan-out only.
     changed: Notify,
-    /// Bumped by the fan-out after any change; readers of several pairs wait on it.
-    readers: watch::Sender<()>,
+    /// Woken by the fan-out after any change; readers of several pairs wait on it.
+    readers: Readers,
 }
 
 #[derive(Debug)]
@@ -45,8 +46,8 @@ struct Slot {
     entry: ArcSwapOption<Entry>,
     /// Number of times the entry was replaced; 0 while empty.
     version: AtomicU64,
-    /// Bumped by the fan-out after this pair changed; readers of this pair alone wait on it.
-    readers: watch::Sender<()>,
+    /// Woken by the fan-out after this pair changed; readers of this pair alone wait on it.
+    readers: Readers,
 }
 
 impl Default for Slot {
@@ -54,7 +55,7 @@ impl Default for Slot {
         Slot {
             entry: ArcSwapOption::empty(),
             version: AtomicU64::new(0),
-            readers: watch::Sender::new(()),
+            readers: Readers::default(),
         }
     }
 }
@@ -65,7 +66,7 @@ impl Default for Board {
             inner: Arc::new(Inner {
                 slots: Pair::all().map(|_| Slot::default()).collect(),
                 changed: Notify::new(),
-                readers: watch::Sender::new(()),
+                readers: Readers::default(),
             }),
         }
     }
@@ -129,15 +130,15 @@ impl Board {
             .inner
             .slots
             .iter()
-            .map(|s| s.readers.receiver_count())
+            .map(|s| s.readers.count())
             .sum();
-        self.inner.readers.receiver_count() + single
+        self.inner.readers.count() + single
     }
 
     /// Wakes the readers after every change until `token` is cancelled: the one place where
     /// work grows with the number of readers, off the feed's path. Each pair whose version
     /// moved since the last round wakes its own readers, then the shared channel wakes the
-    /// rest. An offer after the versions were read leaves a `Notify` permit: the next round
+    /// rest, a shard at a time ([`Readers`]: other tasks run between shards). An offer after the versions were read leaves a `Notify` permit: the next round
     /// sees it.
     pub async fn fan_out(self, token: CancellationToken) {
         let mut seen: Vec<u64> = vec![0; self.inner.slots.len()];
@@ -149,10 +150,10 @@ impl Board {
                         let version = slot.version.load(Ordering::Acquire);
                         if version != *seen {
                             *seen = version;
-                            slot.readers.send_replace(());
+                            slot.readers.wake().await;
                         }
                     }
-                    self.inner.readers.send_replace(());
+                    self.inner.readers.wake().await;
                 }
             }
         }

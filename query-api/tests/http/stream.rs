@@ -112,7 +112,8 @@ async fn snapshot_first_then_every_change_as_the_rest_item() {
     assert_eq!(sse.headers["content-type"], "text/event-stream");
     let first = sse.event().await;
     assert_eq!(first.event, "price");
-    assert!(first.id.as_deref().is_some_and(|id| id.starts_with("1.")));
+    // The snapshot is one chunk (BTC's price, ETH unavailable): its last event has the id.
+    assert_eq!(first.id, None, "only a chunk's last event carries the id");
     let rest = app.get("/api/v1/ltp?pair=BTC/USD").await.json();
     let mut item = first.json();
     let mut expected = rest["ltp"][0].clone();
@@ -126,6 +127,7 @@ async fn snapshot_first_then_every_change_as_the_rest_item() {
     );
     let second = sse.event().await;
     assert_eq!(second.event, "unavailable");
+    assert!(second.id.as_deref().is_some_and(|id| id.starts_with("1.")));
     let eth = app.get("/api/v1/ltp?pair=ETH/USD").await.json();
     assert_eq!(second.json(), eth["errors"][0], "same error as REST");
     app.publish(fresh("ETH/USD", "3001.5"));
@@ -134,6 +136,7 @@ async fn snapshot_first_then_every_change_as_the_rest_item() {
         (third.event.as_str(), third.json()["price"].as_str()),
         ("price", Some("3001.5"))
     );
+    assert!(third.id.is_some(), "a chunk of one event has the id");
     app.publish(fresh("BTC/USD", "62703"));
     assert_eq!(sse.event().await.json()["price"], "62703");
 }

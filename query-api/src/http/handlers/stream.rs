@@ -44,8 +44,8 @@ impl GetStream {
 /// First the current price of every requested pair that has one (`event: price`, `data` =
 /// exactly a `GET /api/v1/ltp` item) and an `event: unavailable` for the others (`data` = the
 /// per-pair error of `GET /api/v1/ltp`), then every change in order; a slow client gets the
-/// newest price of each pair (never an older one after a newer). Each event's `id` resumes the
-/// stream on any replica: reconnect with `Last-Event-ID` (browsers do) to get, per pair, the
+/// newest price of each pair (never an older one after a newer). The `id` (on the last event
+/// of each chunk the server writes; keep the last one seen) resumes the stream on any replica: reconnect with `Last-Event-ID` (browsers do) to get, per pair, the
 /// current price only if it changed since. `: keep-alive` comments after
 /// `streams.heartbeat` without an event; a final `event: close` (`reason`: `shutdown` or
 /// `slow`, with `retry_ms`) before the server ends a stream. With auth on, the key may also
@@ -101,6 +101,7 @@ impl GetStream {
             series: state.metrics.stream_series(Kind::Sse.label()),
             permit,
             progress,
+            ids: state.streams.ids().clone(),
             _done: done.drop_guard(),
         };
         let headers = res.headers_mut();

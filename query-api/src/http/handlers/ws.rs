@@ -73,6 +73,7 @@ impl GetWs {
             stall: config.stall_timeout,
             series: state.metrics.stream_series(Kind::Ws.label()),
             permit,
+            ids: state.streams.ids().clone(),
         };
         let upgraded = WebSocketUpgrade::new()
             .max_message_size(MAX_MESSAGE_BYTES)

@@ -153,14 +153,14 @@ impl Cursor {
     /// The resume id of what was sent so far ([`event_id`]).
     #[cfg(test)]
     pub fn event_id(&self) -> String {
-        self.sent_keys().event_id()
+        self.sent_keys().event_id(&event_id::Memo::default()).to_string()
     }
 }
 
 /// The last key sent per pair, advanced event by event while a batch is written, so each
 /// event's id covers exactly what was sent up to it.
 #[derive(Debug, Clone)]
-pub struct SentKeys(Vec<(Pair, Option<Key>)>);
+pub struct SentKeys(Vec<event_id::Position>);
 
 impl SentKeys {
     /// `entry` was sent.
@@ -170,9 +170,9 @@ impl SentKeys {
         }
     }
 
-    /// The resume id ([`event_id`]).
-    pub fn event_id(&self) -> String {
-        event_id::encode(self.0.iter().filter_map(|(p, k)| k.map(|k| (*p, k))))
+    /// The resume id ([`event_id`]), shared through `memo` with clients in the same position.
+    pub fn event_id(&self, memo: &event_id::Memo) -> Arc<str> {
+        memo.id(&self.0)
     }
 }
 

@@ -8,6 +8,9 @@
 //! nanoseconds). About 20 characters per pair. An id that does not decode is ignored (the
 //! client gets a full snapshot: nothing lost, at worst a repeat).
 
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::Pair;
@@ -39,6 +42,61 @@ pub fn encode(sent: impl Iterator<Item = (Pair, Key)>) -> String {
     out.push_str(VERSION);
     URL_SAFE_NO_PAD.encode_string(&bytes, &mut out);
     out
+}
+
+/// Positions remembered by a [`Memo`].
+const MEMO_SLOTS: usize = 8;
+
+/// The last few ids encoded by any of the replica's streams, with the position each encodes.
+///
+/// Clients in the same position (the same pairs in the same order, sent the same prices:
+/// every client of a pair that keeps up) need the same id, so a change of the board is
+/// encoded once for all of them instead of once per client. Without it, 1,000 streams of the
+/// 50 pairs spent 35 % of query-api's CPU building ids (docs/benchmarks.md, "Streaming").
+/// Clones share the memo.
+#[derive(Debug, Clone, Default)]
+pub struct Memo {
+    slots: Arc<Mutex<MemoSlots>>,
+}
+
+#[derive(Debug, Default)]
+struct MemoSlots {
+    /// (hash of the position, the position, its id); `next` is overwritten first.
+    entries: Vec<(u64, Box<[Position]>, Arc<str>)>,
+    next: usize,
+}
+
+/// One pair of a position: its last key sent, if any.
+pub type Position = (Pair, Option<Key>);
+
+impl Memo {
+    /// The id of `position` ([`encode`] of its pairs with a key), shared with every client
+    /// that asked for the same position recently.
+    pub fn id(&self, position: &[Position]) -> Arc<str> {
+        let hash = rustc_hash::FxBuildHasher.hash_one(position);
+        {
+            let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            let found = slots
+                .entries
+                .iter()
+                .find(|(h, p, _)| *h == hash && **p == *position);
+            if let Some((_, _, id)) = found {
+                return id.clone();
+            }
+        }
+        // Encoded outside the lock; two clients may both encode a new position (same result).
+        let id: Arc<str> = encode(position.iter().filter_map(|(p, k)| k.map(|k| (*p, k)))).into();
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = (hash, Box::<[Position]>::from(position), id.clone());
+        let next = slots.next;
+        if slots.entries.len() < MEMO_SLOTS {
+            slots.entries.push(entry);
+        } else {
+            slots.entries[next] = entry;
+        }
+        slots.next = (next + 1) % MEMO_SLOTS;
+        id
+    }
 }
 
 /// The keys of an id, or `None` when it is not one of ours.
@@ -109,6 +167,25 @@ mod tests {
         assert!(id.starts_with("1.") && id.len() < 3 + 3 * 24, "{id}");
         assert_eq!(decode(&id), Some(keys));
         assert_eq!(decode(&encode(std::iter::empty())), Some(vec![]));
+    }
+
+    #[test]
+    fn the_memo_gives_each_position_its_own_id_and_shares_equal_ones() {
+        let memo = Memo::default();
+        let t = 1_783_486_481_204_829_000_i128;
+        let (btc, eth) = (pair("BTC/USD"), pair("ETH/USD"));
+        let a = [(btc, Some([t, t, t])), (eth, None)];
+        let b = [(btc, Some([t, t, t + 1])), (eth, None)];
+        let id_a = memo.id(&a);
+        assert_eq!(&*id_a, encode([(btc, [t, t, t])].into_iter()));
+        assert!(Arc::ptr_eq(&id_a, &memo.id(&a)), "the same position is encoded once");
+        assert_eq!(decode(&memo.id(&b)), Some(vec![(btc, [t, t, t + 1])]));
+        // Past the memo's size, old positions are encoded again, still right.
+        for i in 0..2 * MEMO_SLOTS as i128 {
+            let other = [(eth, Some([t + i, t + i, t + i]))];
+            assert_eq!(decode(&memo.id(&other)), Some(vec![(eth, [t + i; 3])]));
+        }
+        assert_eq!(&*memo.id(&a), &*id_a);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
+use super::event_id::Memo;
 use crate::config::StreamsConfig;
 use crate::metrics::Metrics;
 
@@ -89,6 +90,7 @@ struct Inner {
     per_client: Mutex<HashMap<IpAddr, u32>>,
     closing: CancellationToken,
     metrics: Metrics,
+    ids: Memo,
 }
 
 impl Hub {
@@ -101,6 +103,7 @@ impl Hub {
                 per_client: Mutex::new(HashMap::new()),
                 closing: CancellationToken::new(),
                 metrics,
+                ids: Memo::default(),
             }),
         }
     }
@@ -144,6 +147,11 @@ impl Hub {
             client,
             reason: AtomicU8::new(Reason::Client as u8),
         })
+    }
+
+    /// The resume ids the streams share ([`Memo`]).
+    pub fn ids(&self) -> &Memo {
+        &self.inner.ids
     }
 
     /// Streams open now.

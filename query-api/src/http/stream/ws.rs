@@ -21,7 +21,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
 
 use super::cursor::{Cursor, Event, SentKeys};
-use super::event_id;
+use super::event_id::{self, Memo};
 use super::hub::{Permit, Reason};
 use super::sse::instant_at;
 use crate::cache::Board;
@@ -60,6 +60,8 @@ pub struct WsSession {
     pub stall: Duration,
     pub series: StreamSeries,
     pub permit: Arc<Permit>,
+    /// The replica's shared ids.
+    pub ids: Memo,
 }
 
 /// What woke the session.
@@ -238,7 +240,7 @@ impl WsSession {
             Event::Price(entry) => {
                 keys.sent(entry);
                 buf.put_slice(b"{\"type\":\"price\",\"id\":\"");
-                buf.put_slice(keys.event_id().as_bytes());
+                buf.put_slice(keys.event_id(&self.ids).as_bytes());
                 buf.put_slice(b"\",");
                 let mut item = BytesMut::with_capacity(entry.item_len() + 8);
                 entry.write_item(&mut item, entry.age_ms(now_ms));
