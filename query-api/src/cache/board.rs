@@ -126,12 +126,7 @@ impl Board {
 
     /// Number of live [`Board::watch`] and [`Board::watch_pairs`] receivers (open streams).
     pub fn watchers(&self) -> usize {
-        let single: usize = self
-            .inner
-            .slots
-            .iter()
-            .map(|s| s.readers.count())
-            .sum();
+        let single: usize = self.inner.slots.iter().map(|s| s.readers.count()).sum();
         self.inner.readers.count() + single
     }
 

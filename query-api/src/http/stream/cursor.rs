@@ -153,7 +153,9 @@ impl Cursor {
     /// The resume id of what was sent so far ([`event_id`]).
     #[cfg(test)]
     pub fn event_id(&self) -> String {
-        self.sent_keys().event_id(&event_id::Memo::default()).to_string()
+        self.sent_keys()
+            .event_id(&event_id::Memo::default())
+            .to_string()
     }
 }
 

@@ -178,7 +178,10 @@ mod tests {
         let b = [(btc, Some([t, t, t + 1])), (eth, None)];
         let id_a = memo.id(&a);
         assert_eq!(&*id_a, encode([(btc, [t, t, t])].into_iter()));
-        assert!(Arc::ptr_eq(&id_a, &memo.id(&a)), "the same position is encoded once");
+        assert!(
+            Arc::ptr_eq(&id_a, &memo.id(&a)),
+            "the same position is encoded once"
+        );
         assert_eq!(decode(&memo.id(&b)), Some(vec![(btc, [t, t, t + 1])]));
         // Past the memo's size, old positions are encoded again, still right.
         for i in 0..2 * MEMO_SLOTS as i128 {
