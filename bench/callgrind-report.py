@@ -55,6 +55,14 @@ def functions(path):
         name = re.sub(r"::h[0-9a-f]{16}", "", name)
         cost[name] += int(m.group(1).replace(",", ""))
     return cost
+GROUPS = [
+    ("compression", r"salvo_compression|negotiate|mime::|append_vary|flate|miniz|crc32"),
+    ("etag", r"etag"),
+    ("query parameters", r"params::|CharSearcher|query_param|decode|form_urlencoded|percent"),
+    ("tracing", r"tracing|opentelemetry|span|Span|subscriber"),
+    ("headers", r"HeaderMap|hash_elem|header::|HeaderValue|encode|HeaderName"),
+    ("allocation and copying", r"malloc|free|realloc|memcpy|memmove|memset|finish_grow|_int_|__rdl|RawVec|je_|jemalloc"),
+]
 run = runs[-1]
 for case in cases:
     per = {}
@@ -64,10 +72,16 @@ for case in cases:
         per[side] = {k: (big[k] - little[k]) / (large - small) for k in set(big) | set(little)}
     delta = {k: per["B"].get(k, 0) - per["A"].get(k, 0) for k in set(per["A"]) | set(per["B"])}
     top = sorted(delta.items(), key=lambda kv: -abs(kv[1]))[:25]
+    # Rough groups by function name (first rule that matches), for the docs' summary.
+    groups = collections.Counter()
+    for k, d in delta.items():
+        groups[next((g for g, rx in GROUPS if re.search(rx, k)), "other")] += d
     name = "functions-" + re.sub(r"[^A-Za-z0-9_.-]", "_", case) + ".txt"
     with open(os.path.join(out, name), "w") as f:
         f.write(f"# {case}: self instructions per request by function, run {run}\n")
         f.write(f"# total A {sum(per['A'].values()):,.0f}  B {sum(per['B'].values()):,.0f}\n")
+        f.write("# B - A by group (regular expressions on the name, first match): "
+                + ", ".join(f"{g} {v:+,.0f}" for g, v in sorted(groups.items(), key=lambda kv: -abs(kv[1]))) + "\n")
         f.write(f"{'B - A':>10} {'A':>10} {'B':>10}  function\n")
         for k, d in top:
             f.write(f"{d:>+10.1f} {per['A'].get(k, 0):>10.1f} {per['B'].get(k, 0):>10.1f}  {k}\n")
