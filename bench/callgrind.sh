@@ -111,7 +111,7 @@ measure() { # side binary run
 a = json.loads(sys.argv[7])
 print(json.dumps({"kind": "callgrind", "side": sys.argv[1], "binary": sys.argv[2], "run": int(sys.argv[3]),
   "case": sys.argv[4], "requests": int(sys.argv[5]), "ir": int(sys.argv[6]), **a, "dump": sys.argv[8]}))' \
-        "$side" "$bin" "$run" "$spec" "$n" "$ir" "$answers" "$(basename "$dump")")"
+        "$side" "$(basename "$bin")" "$run" "$spec" "$n" "$ir" "$answers" "$(basename "$dump")")"
       log "$side run $run $spec: $n requests, $ir instructions ($answers)"
     done
   done
