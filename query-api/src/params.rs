@@ -239,6 +239,39 @@ pub fn query_param<'q>(
     Ok(None)
 }
 
+/// The raw (undecoded) first value of each of `names` in one pass over a raw query string:
+/// a price read asks for three parameters, and three scans were a measurable part of the
+/// single-pair answer. Decode each with [`decode_param`], in the order the errors should
+/// come in (as [`query_param`] called once per name would).
+pub fn raw_params<'q, const N: usize>(
+    query: Option<&'q str>,
+    names: [&'static str; N],
+) -> [Option<&'q str>; N] {
+    let mut found = [None; N];
+    let Some(query) = query else {
+        return found;
+    };
+    for part in query.split('&') {
+        let (key, value) = part.split_once('=').unwrap_or((part, ""));
+        let key = decode(key);
+        if let Some(i) = names.iter().position(|n| key.as_deref() == Ok(*n))
+            && found[i].is_none()
+        {
+            found[i] = Some(value);
+        }
+    }
+    found
+}
+
+/// A value found by [`raw_params`], percent- and `+`-decoded.
+pub fn decode_param<'q>(
+    name: &'static str,
+    raw: Option<&'q str>,
+) -> Result<Option<Cow<'q, str>>, ParamError> {
+    raw.map(|v| decode(v).map_err(|()| ParamError::Encoding(name)))
+        .transpose()
+}
+
 /// `application/x-www-form-urlencoded` decoding that refuses bad escapes and invalid UTF-8.
 fn decode(raw: &str) -> Result<Cow<'_, str>, ()> {
     if !raw.bytes().any(|b| b == b'%' || b == b'+') {
@@ -403,6 +436,24 @@ mod tests {
             Some("btc/usd ")
         );
         assert_eq!(query_param(Some("PAIR=x"), "pair").expect("ok"), None);
+        // One pass finds what one scan per name finds: the first value, the name decoded.
+        for q in [
+            "pair=a&max_age=1s&pair=b",
+            "p%61ir=x%2Fy&skip_invalid=true",
+            "max_age=%zz&pair=c",
+            "other=1",
+            "",
+        ] {
+            let names = ["pair", "max_age", "skip_invalid"];
+            let raw = raw_params(Some(q), names);
+            for (name, raw) in names.into_iter().zip(raw) {
+                assert_eq!(
+                    decode_param(name, raw),
+                    query_param(Some(q), name),
+                    "{q} {name}"
+                );
+            }
+        }
         assert_eq!(query_param(None, "pair").expect("ok"), None);
         assert_eq!(
             query_param(Some("pair"), "pair").expect("ok").as_deref(),

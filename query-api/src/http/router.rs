@@ -6,6 +6,7 @@
 //! metrics, rate limit, auth) run for 404s too, whether or not the app is wrapped in a
 //! `Service` with a catcher.
 
+use salvo::http::header::ACCEPT_ENCODING;
 use salvo::{Depot, FlowCtrl, Handler, Request, Response, Router, async_trait};
 use salvo_compression::{Compression, CompressionLevel};
 use salvo_oapi::swagger_ui::SwaggerUi;
@@ -28,10 +29,12 @@ pub const COMPRESS_MIN_BYTES: usize = 512;
 /// The whole application as a router (middleware included), for a server or for in-process
 /// tests with `TestClient`.
 pub fn router(state: AppState) -> Router {
-    let compression = Compression::new()
-        .disable_all()
-        .enable_gzip(CompressionLevel::Fastest)
-        .min_length(COMPRESS_MIN_BYTES);
+    let compression = Compress(
+        Compression::new()
+            .disable_all()
+            .enable_gzip(CompressionLevel::Fastest)
+            .min_length(COMPRESS_MIN_BYTES),
+    );
     let app = Router::new()
         .push(
             Router::with_path("api/v1/ltp")
@@ -113,5 +116,30 @@ impl Handler for Fallback {
             None => ApiError::NotFound,
         };
         error.write_to(res);
+    }
+}
+
+/// salvo's compression for requests that accept an encoding; the others skip it, since
+/// salvo-compression inspects the response's headers (`Cache-Control`, `Content-Encoding`,
+/// `Content-Range`) before it looks at the request: ~900 instructions of a ~35,000-instruction
+/// single-pair answer that could never be compressed (docs/benchmarks.md, "Instructions per
+/// request").
+#[derive(Clone)]
+struct Compress(Compression);
+
+#[async_trait]
+impl Handler for Compress {
+    async fn handle(
+        &self,
+        req: &mut Request,
+        depot: &mut Depot,
+        res: &mut Response,
+        ctrl: &mut FlowCtrl,
+    ) {
+        if req.headers().contains_key(ACCEPT_ENCODING) {
+            self.0.handle(req, depot, res, ctrl).await;
+        } else {
+            ctrl.call_next(req, depot, res).await;
+        }
     }
 }

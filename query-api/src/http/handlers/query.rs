@@ -6,7 +6,7 @@ use salvo::Request;
 use crate::freshness::{Freshness, parse_max_age};
 use crate::http::state::AppState;
 use crate::http::status::ApiError;
-use crate::params::{Rejected, parse_flag, query_param};
+use crate::params::{Rejected, decode_param, parse_flag, query_param, raw_params};
 
 /// The distinct pairs of the query parameter `name` (`pair` for reads, `pairs` for refreshes),
 /// every served pair when it is absent or empty.
@@ -32,25 +32,26 @@ pub(super) struct PriceQuery {
 
 /// Parses a price read's parameters; any bad one is a 400.
 pub(super) fn price_query(state: &AppState, req: &Request) -> Result<PriceQuery, ApiError> {
-    let query = req.uri().query();
-    let max_age = match query_param(query, "max_age")? {
+    let [max_age, skip_invalid, pair] =
+        raw_params(req.uri().query(), ["max_age", "skip_invalid", "pair"]);
+    let max_age = match decode_param("max_age", max_age)? {
         Some(value) => parse_max_age(&value)?,
         None => None,
     };
     let freshness = Freshness::with_max_age(state.ttl_ms, max_age);
     let skip_invalid = parse_flag(
         "skip_invalid",
-        query_param(query, "skip_invalid")?.as_deref(),
+        decode_param("skip_invalid", skip_invalid)?.as_deref(),
     )?;
+    let max = state.config.limits.max_pairs as usize;
+    let value = decode_param("pair", pair)?;
     if !skip_invalid {
         return Ok(PriceQuery {
-            pairs: requested_pairs(state, req, "pair")?,
+            pairs: state.served.parse(value.as_deref(), max)?,
             rejected: Vec::new(),
             freshness,
         });
     }
-    let max = state.config.limits.max_pairs as usize;
-    let value = query_param(query, "pair")?;
     let parsed = state.served.parse_lenient(value.as_deref(), max)?;
     Ok(PriceQuery {
         pairs: parsed.pairs,
