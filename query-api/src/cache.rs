@@ -16,7 +16,6 @@ mod board;
 mod entry;
 mod memory;
 mod outcome;
-mod readers;
 mod redis;
 
 use std::sync::Arc;

@@ -23,7 +23,6 @@ use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::entry::Entry;
-use super::readers::Readers;
 
 /// The newest price per pair; clones share the same board.
 #[derive(Debug, Clone)]
@@ -37,8 +36,8 @@ struct Inner {
     slots: Box<[Slot]>,
     /// Woken by every accepted offer; waited on by the fan-out only.
     changed: Notify,
-    /// Woken by the fan-out after any change; readers of several pairs wait on it.
-    readers: Readers,
+    /// Bumped by the fan-out after any change; readers of several pairs wait on it.
+    readers: watch::Sender<()>,
 }
 
 #[derive(Debug)]
@@ -46,8 +45,8 @@ struct Slot {
     entry: ArcSwapOption<Entry>,
     /// Number of times the entry was replaced; 0 while empty.
     version: AtomicU64,
-    /// Woken by the fan-out after this pair changed; readers of this pair alone wait on it.
-    readers: Readers,
+    /// Bumped by the fan-out after this pair changed; readers of this pair alone wait on it.
+    readers: watch::Sender<()>,
 }
 
 impl Default for Slot {
@@ -55,7 +54,7 @@ impl Default for Slot {
         Slot {
             entry: ArcSwapOption::empty(),
             version: AtomicU64::new(0),
-            readers: Readers::default(),
+            readers: watch::Sender::new(()),
         }
     }
 }
@@ -66,7 +65,7 @@ impl Default for Board {
             inner: Arc::new(Inner {
                 slots: Pair::all().map(|_| Slot::default()).collect(),
                 changed: Notify::new(),
-                readers: Readers::default(),
+                readers: watch::Sender::new(()),
             }),
         }
     }
@@ -126,14 +125,19 @@ impl Board {
 
     /// Number of live [`Board::watch`] and [`Board::watch_pairs`] receivers (open streams).
     pub fn watchers(&self) -> usize {
-        let single: usize = self.inner.slots.iter().map(|s| s.readers.count()).sum();
-        self.inner.readers.count() + single
+        let single: usize = self
+            .inner
+            .slots
+            .iter()
+            .map(|s| s.readers.receiver_count())
+            .sum();
+        self.inner.readers.receiver_count() + single
     }
 
     /// Wakes the readers after every change until `token` is cancelled: the one place where
     /// work grows with the number of readers, off the feed's path. Each pair whose version
     /// moved since the last round wakes its own readers, then the shared channel wakes the
-    /// rest, a shard at a time ([`Readers`]: other tasks run between shards). An offer after the versions were read leaves a `Notify` permit: the next round
+    /// rest. An offer after the versions were read leaves a `Notify` permit: the next round
     /// sees it.
     pub async fn fan_out(self, token: CancellationToken) {
         let mut seen: Vec<u64> = vec![0; self.inner.slots.len()];
@@ -145,10 +149,10 @@ impl Board {
                         let version = slot.version.load(Ordering::Acquire);
                         if version != *seen {
                             *seen = version;
-                            slot.readers.wake().await;
+                            slot.readers.send_replace(());
                         }
                     }
-                    self.inner.readers.wake().await;
+                    self.inner.readers.send_replace(());
                 }
             }
         }
