@@ -258,7 +258,7 @@ if rf:
     p(f"| 4 | refresh round trip through NATS at {rf[0]['rate']:.0f}/s, one pair | "
       f"p50 {fmt_spread(g(lambda r: r['round_trip']['p50_us']), fmt_us)}, p99 "
       f"{fmt_spread(g(lambda r: r['round_trip']['p99_us']), fmt_us)} (the wait for the "
-      f"ingestor's REST slot, and the queue beyond 64 refreshes a slot); {fmt_spread(g(lambda r: r['kraken_calls']), num)} Kraken calls "
+      f"ingestor's REST slot, by design); {fmt_spread(g(lambda r: r['kraken_calls']), num)} Kraken calls "
       f"per round, {fmt_spread(g(lambda r: r.get('answered_per_s')), num)} answered 200 per second, "
       f"statuses {', '.join(f'{k}: {v}' for k, v in sorted(statuses(rf).items()))} | "
       f"simulator alone p50 "
