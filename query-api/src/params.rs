@@ -224,19 +224,8 @@ pub fn query_param<'q>(
     query: Option<&'q str>,
     name: &'static str,
 ) -> Result<Option<Cow<'q, str>>, ParamError> {
-    let Some(query) = query else {
-        return Ok(None);
-    };
-    for part in query.split('&') {
-        let (key, value) = part.split_once('=').unwrap_or((part, ""));
-        // The name is compared after decoding, as any form decoder would.
-        if decode(key).ok().as_deref() == Some(name) {
-            return decode(value)
-                .map(Some)
-                .map_err(|()| ParamError::Encoding(name));
-        }
-    }
-    Ok(None)
+    let [raw] = raw_params(query, [name]);
+    decode_param(name, raw)
 }
 
 /// The raw (undecoded) first value of each of `names` in one pass over a raw query string:
@@ -253,6 +242,7 @@ pub fn raw_params<'q, const N: usize>(
     };
     for part in query.split('&') {
         let (key, value) = part.split_once('=').unwrap_or((part, ""));
+        // The name is compared after decoding, as any form decoder would.
         let key = decode(key);
         if let Some(i) = names.iter().position(|n| key.as_deref() == Ok(*n))
             && found[i].is_none()
@@ -436,24 +426,28 @@ mod tests {
             Some("btc/usd ")
         );
         assert_eq!(query_param(Some("PAIR=x"), "pair").expect("ok"), None);
-        // One pass finds what one scan per name finds: the first value, the name decoded.
-        for q in [
-            "pair=a&max_age=1s&pair=b",
-            "p%61ir=x%2Fy&skip_invalid=true",
-            "max_age=%zz&pair=c",
-            "other=1",
-            "",
+        // One pass finds, per name, the first value, the name decoded; values decode on demand.
+        let names = ["pair", "max_age", "skip_invalid"];
+        for (q, expected) in [
+            ("pair=a&max_age=1s&pair=b", [Some("a"), Some("1s"), None]),
+            (
+                "p%61ir=x%2Fy&skip_invalid=true",
+                [Some("x%2Fy"), None, Some("true")],
+            ),
+            ("max_age=%zz&pair=c", [Some("c"), Some("%zz"), None]),
+            ("other=1", [None, None, None]),
+            ("", [None, None, None]),
         ] {
-            let names = ["pair", "max_age", "skip_invalid"];
-            let raw = raw_params(Some(q), names);
-            for (name, raw) in names.into_iter().zip(raw) {
-                assert_eq!(
-                    decode_param(name, raw),
-                    query_param(Some(q), name),
-                    "{q} {name}"
-                );
-            }
+            assert_eq!(raw_params(Some(q), names), expected, "{q}");
         }
+        assert_eq!(
+            decode_param("pair", Some("x%2Fy")).expect("ok").as_deref(),
+            Some("x/y")
+        );
+        assert_eq!(
+            decode_param("max_age", Some("%zz")),
+            Err(ParamError::Encoding("max_age"))
+        );
         assert_eq!(query_param(None, "pair").expect("ok"), None);
         assert_eq!(
             query_param(Some("pair"), "pair").expect("ok").as_deref(),
